@@ -1,0 +1,665 @@
+"""A local OpenAI-compatible HTTP stub server (standard library only).
+
+Used by the test-suite and benchmarks to stand in for a real LLM endpoint::
+
+    from rlm_cli.testing.stub_server import StubServer, Reply
+
+    with StubServer(lambda body: "42", latency=0.1, api_key="sk-test") as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="sk-test")
+        ...
+        assert srv.requests[0].body["model"] == "test-model"
+
+Endpoints
+---------
+* ``POST /v1/chat/completions`` (also ``/chat/completions``): non-streaming
+  ``chat.completion`` JSON, or ``text/event-stream`` SSE chunks when the body has
+  ``"stream": true`` (a usage chunk is added when
+  ``stream_options.include_usage`` is set, then ``data: [DONE]``).
+* ``GET /v1/models`` (also ``/models``): the allowed models plus every model seen.
+
+Command line::
+
+    python -m rlm_cli.testing.stub_server --port 8765 --latency 0.5 [--api-key K] [--reply TEXT]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import threading
+import time
+import os
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Union
+
+__all__ = ["Reply", "RecordedRequest", "Responder", "StubServer", "main"]
+
+DEFAULT_REPLY = "stub answer"
+
+
+@dataclass
+class Reply:
+    """What a responder may return instead of a plain string.
+
+    ``status`` != 200 makes the server answer with an OpenAI-style error body
+    (``error`` is its message).  ``delay`` overrides the server latency for this
+    request; ``prompt_tokens``/``completion_tokens`` override the estimates.
+    """
+
+    text: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: int = 200
+    error: str | None = None
+    delay: float | None = None
+
+
+Responder = Callable[[dict], Union[str, Reply]]
+
+
+@dataclass
+class RecordedRequest:
+    """One request as seen by the server."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # header names lower-cased
+    body: Any  # parsed JSON (usually a dict); None for GET / unparsable bodies
+    received_at: float  # time.time() when the request line was parsed
+    answered_at: float | None = None  # time.time() when the response was fully written
+    status: int | None = None  # HTTP status sent back
+    client_address: tuple | None = None  # (host, port) of the TCP connection (same port => keep-alive reuse)
+
+    @property
+    def model(self) -> str | None:
+        return self.body.get("model") if isinstance(self.body, dict) else None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.answered_at is None else self.answered_at - self.received_at
+
+
+# --------------------------------------------------------------------------- helpers
+
+_ERROR_TYPES: dict[int, tuple[str, str | None, str]] = {
+    # status: (type, code, default message)
+    400: ("invalid_request_error", None, "Bad request"),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided"),
+    403: ("permission_error", None, "Permission denied"),
+    404: ("invalid_request_error", "model_not_found", "Not found"),
+    408: ("timeout", None, "Request timed out"),
+    409: ("conflict_error", None, "Conflict"),
+    422: ("invalid_request_error", None, "Unprocessable entity"),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests"),
+    500: ("server_error", None, "The server had an error while processing your request"),
+    502: ("server_error", None, "Bad gateway"),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later"),
+    504: ("server_error", None, "Gateway timeout"),
+}
+
+
+def error_body(status: int, message: str | None = None) -> dict:
+    """An OpenAI-style error body for ``status``."""
+    etype, code, default = _ERROR_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
+    )
+    return {"error": {"message": message or default, "type": etype, "param": None, "code": code}}
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
+        out = []
+        for part in content:
+            if isinstance(part, dict):
+                out.append(str(part.get("text") or ""))
+            else:
+                out.append(str(part))
+        return "".join(out)
+    return str(content)
+
+
+def estimate_tokens(text: str) -> int:
+    """Crude token estimate: ``len(text) // 4``, at least 1."""
+    return max(1, len(text) // 4)
+
+
+def prompt_text(body: dict) -> str:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return ""
+    return "".join(_content_text(m.get("content")) for m in messages if isinstance(m, dict))
+
+
+def split_text(text: str, parts: int = 4) -> list[str]:
+    """Split ``text`` into up to ``parts`` contiguous pieces whose concatenation is ``text``."""
+    if not text:
+        return []
+    n = max(1, min(parts, len(text)))
+    size, rest = divmod(len(text), n)
+    pieces, pos = [], 0
+    for i in range(n):
+        step = size + (1 if i < rest else 0)
+        pieces.append(text[pos : pos + step])
+        pos += step
+    return pieces
+
+
+# --------------------------------------------------------------------------- server
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    stub: "StubServer"
+
+    def handle_error(self, request, client_address):  # noqa: D401 - quiet
+        pass  # clients disconnecting mid-response etc.: not interesting
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "rlm-stub/1.0"
+
+    def version_string(self) -> str:
+        return self.server_version
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _HTTPServer
+
+    # -- plumbing -------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.stub._track_connection(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.stub._track_connection(self.connection, False)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        stub = self.server.stub
+        received = time.time()
+        raw = b""
+        length = self.headers.get("Content-Length")
+        if length:
+            try:
+                raw = self.rfile.read(int(length))
+            except (ValueError, OSError):
+                self.close_connection = True
+                raw = b""
+        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            raw = self._read_chunked()
+        body: Any = None
+        bad_json = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        rec = RecordedRequest(
+            method=method,
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            received_at=received,
+            client_address=tuple(self.client_address) if self.client_address else None,
+        )
+        stub._begin(rec)
+        try:
+            self._route(stub, rec, bad_json)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # responder bug etc. -> 500, keep serving
+            if rec.status is not None:  # response already started: cannot send another
+                self.close_connection = True
+            else:
+                try:
+                    self._send_error(500, f"stub server error: {type(exc).__name__}: {exc}", rec)
+                except OSError:
+                    self.close_connection = True
+        finally:
+            rec.answered_at = time.time()
+            stub._end(rec)
+
+    def _read_chunked(self) -> bytes:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(65537)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(data)
+            data += self.rfile.read(size)
+            self.rfile.readline(65537)
+
+    # -- responses ------------------------------------------------------------------
+    def _send_json(self, status: int, payload: Any, rec: RecordedRequest, extra: dict | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        rec.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-request-id", "req_" + os.urandom(12).hex())
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_error(self, status: int, message: str | None, rec: RecordedRequest) -> None:
+        extra = {}
+        if status == 429:
+            # Retry-After: 0 is ignored by the openai SDK (it then backs off ~0.5 s);
+            # retry-after-ms (checked first) keeps client retries fast.
+            extra = {"Retry-After": "0", "retry-after-ms": str(self.server.stub.retry_after_ms)}
+        self._send_json(status, error_body(status, message), rec, extra)
+
+    # -- routing --------------------------------------------------------------------
+    def _route(self, stub: "StubServer", rec: RecordedRequest, bad_json: bool) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if stub.api_key is not None:
+            auth = self.headers.get("Authorization", "")
+            if auth != f"Bearer {stub.api_key}":
+                self._send_error(401, "Incorrect API key provided", rec)
+                return
+        fault = stub._next_fault()
+        if fault is not None:
+            self._send_error(fault, None, rec)
+            return
+        if path in ("/v1/models", "/models") and rec.method == "GET":
+            self._send_json(200, stub._models_payload(), rec)
+            return
+        if path in ("/v1/chat/completions", "/chat/completions"):
+            if rec.method != "POST":
+                self._send_error(405, "Method not allowed", rec)
+                return
+            if bad_json or not isinstance(rec.body, dict):
+                self._send_error(400, "We could not parse the JSON body of your request.", rec)
+                return
+            self._chat(stub, rec)
+            return
+        self._send_error(404, f"Unknown path {self.path}", rec)
+
+    def _chat(self, stub: "StubServer", rec: RecordedRequest) -> None:
+        body: dict = rec.body
+        model = str(body.get("model") or "")
+        if not model:
+            self._send_error(400, "you must provide a model parameter", rec)
+            return
+        if stub.models is not None and model not in stub.models:
+            self._send_error(404, f"The model `{model}` does not exist", rec)
+            return
+        stub._saw_model(model)
+
+        result = stub.responder(body) if stub.responder is not None else DEFAULT_REPLY
+        reply = result if isinstance(result, Reply) else Reply(text="" if result is None else str(result))
+
+        delay = reply.delay
+        if delay is None:
+            delay = stub.latency_per_model.get(model, stub.latency)
+        completion_tokens = (
+            reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
+        )
+        prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt_text(body))
+        gen_time = completion_tokens / stub.tokens_per_second if stub.tokens_per_second else 0.0
+
+        stream = bool(body.get("stream"))
+        if delay and delay > 0:
+            time.sleep(delay)
+        if reply.status != 200:
+            self._send_error(reply.status, reply.error, rec)
+            return
+
+        created = int(time.time())
+        cid = "chatcmpl-" + os.urandom(12).hex()
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if not stream:
+            if gen_time > 0:
+                time.sleep(gen_time)
+            payload = {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_stub",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+            self._send_json(200, payload, rec)
+            return
+
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        self._stream(cid, created, model, reply.text, usage if include_usage else None, gen_time, rec)
+
+    def _stream(
+        self,
+        cid: str,
+        created: int,
+        model: str,
+        text: str,
+        usage: dict | None,
+        gen_time: float,
+        rec: RecordedRequest,
+    ) -> None:
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_stub",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+
+        pieces = split_text(text)
+        events: list[Any] = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        events += [chunk({"content": p}) for p in pieces]
+        events.append(chunk({}, "stop"))
+        if usage is not None:
+            last = chunk({})
+            last["choices"] = []
+            last["usage"] = usage
+            events.append(last)
+
+        rec.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-request-id", "req_" + os.urandom(12).hex())
+        self.end_headers()
+        per_piece = gen_time / max(1, len(pieces))
+        for i, ev in enumerate(events):
+            if per_piece > 0 and 1 <= i <= len(pieces):
+                time.sleep(per_piece)
+            self._write_chunk(b"data: " + json.dumps(ev).encode("utf-8") + b"\n\n")
+        self._write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
+        self.wfile.flush()
+
+
+class StubServer:
+    """A local OpenAI-compatible chat-completions server running in a background thread.
+
+    Parameters
+    ----------
+    responder:
+        ``f(body) -> str | Reply`` called with the parsed JSON request body; default
+        answers ``"stub answer"``.
+    latency, latency_per_model:
+        Seconds to sleep before answering (per-model value wins; ``Reply.delay`` wins
+        over both).
+    tokens_per_second:
+        Adds ``completion_tokens / tokens_per_second`` seconds (spread across the
+        chunks when streaming).
+    api_key:
+        When set, requests without ``Authorization: Bearer <api_key>`` get a 401.
+    faults:
+        HTTP status codes returned, in order, for the first ``len(faults)``
+        authorised requests (429 carries ``Retry-After: 0``).  Faults are answered
+        immediately, without latency.
+    models:
+        Optional allow-list; chat requests for other models get 404
+        ``model_not_found``.  ``GET /v1/models`` lists these plus every model seen.
+    """
+
+    #: value of the ``retry-after-ms`` header sent with 429 responses
+    retry_after_ms: int = 10
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        latency_per_model: dict[str, float] | None = None,
+        tokens_per_second: float | None = None,
+        api_key: str | None = None,
+        faults: list[int] | None = None,
+        models: Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.responder = responder
+        self.latency = float(latency)
+        self.latency_per_model = dict(latency_per_model or {})
+        self.tokens_per_second = tokens_per_second
+        self.api_key = api_key
+        self.models: list[str] | None = list(models) if models is not None else None
+        self.host = host
+        self.port = port
+        self._faults: list[int] = list(faults or [])
+        self._fault_pos = 0
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._seen_models: list[str] = []
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> "StubServer":
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd.stub = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"stub-server:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            conns = list(self._connections)
+            self._connections.clear()
+        for conn in conns:  # drop idle keep-alive connections so handler threads exit
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "StubServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = self.url if self._httpd is not None else "stopped"
+        return f"<StubServer {state}>"
+
+    # -- public state ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL for OpenAI clients / litellm ``api_base``, e.g. ``http://127.0.0.1:PORT/v1``."""
+        if self._httpd is None:
+            raise RuntimeError("StubServer is not running (use start() or a with-block)")
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot (copy) of the request log, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.split("?", 1)[0].rstrip("/").endswith("/chat/completions")]
+
+    @property
+    def max_in_flight(self) -> int:
+        """Highest number of requests being served at the same moment."""
+        with self._lock:
+            return self._max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def faults(self) -> list[int]:
+        """Faults not yet delivered."""
+        with self._lock:
+            return self._faults[self._fault_pos :]
+
+    def reset(self, *, faults: list[int] | None = None) -> None:
+        """Clear the request log, ``max_in_flight`` and the models seen.
+
+        Faults already delivered stay consumed; pass ``faults=[...]`` to arm new ones.
+        """
+        with self._lock:
+            self._requests.clear()
+            self._max_in_flight = self._in_flight
+            self._seen_models.clear()
+            if faults is not None:
+                self._faults = list(faults)
+                self._fault_pos = 0
+
+    # -- internals used by the handler ----------------------------------------------
+    def _begin(self, rec: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(rec)
+            self._in_flight += 1
+            if self._in_flight > self._max_in_flight:
+                self._max_in_flight = self._in_flight
+
+    def _end(self, rec: RecordedRequest) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _next_fault(self) -> int | None:
+        with self._lock:
+            if self._fault_pos < len(self._faults):
+                self._fault_pos += 1
+                return int(self._faults[self._fault_pos - 1])
+        return None
+
+    def _saw_model(self, model: str) -> None:
+        with self._lock:
+            if model not in self._seen_models:
+                self._seen_models.append(model)
+
+    def _models_payload(self) -> dict:
+        with self._lock:
+            names = list(self.models or [])
+            names += [m for m in self._seen_models if m not in names]
+        return {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "rlm-stub"} for m in names],
+        }
+
+    def _track_connection(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rlm_cli.testing.stub_server",
+        description="Serve a local OpenAI-compatible chat-completions stub until Ctrl-C.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    parser.add_argument("--tokens-per-second", type=float, default=None)
+    parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
+    parser.add_argument("--reply", default=DEFAULT_REPLY, help="text of every answer")
+    parser.add_argument(
+        "--fault", type=int, action="append", default=None, metavar="STATUS",
+        help="answer the next request with this HTTP status (repeatable, in order)",
+    )
+    args = parser.parse_args(argv)
+
+    text = args.reply
+    server = StubServer(
+        lambda body: text,
+        latency=args.latency,
+        tokens_per_second=args.tokens_per_second,
+        api_key=args.api_key,
+        faults=args.fault,
+        host=args.host,
+        port=args.port,
+    )
+    import signal
+
+    def _term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _term)
+    except (ValueError, OSError):  # not in main thread / unsupported
+        pass
+    server.start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
