@@ -1,0 +1,63 @@
+"""Where the answer goes: stdout, or a file written atomically; and the --json result object."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import RLMError
+
+JSON_SCHEMA_VERSION = 1
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write to a temp file beside `path`, fsync, then rename: readers never see a half-written file."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise RLMError(f"{path}: cannot write output ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def result_object(*, run, answer, status, exit_code, error=None, trajectory=None, warnings=(), citations=()) -> dict:
+    """The --json result (schema documented in README: 'JSON output')."""
+    usage = run.usage
+    return {
+        "version": JSON_SCHEMA_VERSION,
+        "run_id": run.run_id,
+        "status": status,
+        "exit_code": int(exit_code),
+        "answer": answer,
+        "error": error,
+        "citations": list(citations),
+        "iterations": run.root_iterations,
+        "sub_calls": usage.sub_calls,
+        "calls": usage.calls,
+        "max_depth_reached": usage.max_depth_reached,
+        "usage": usage.as_dict(),
+        "tokens": usage.tokens,
+        "cost_usd": round(usage.cost_usd, 6),
+        "duration_s": round(run.budget.elapsed(), 3),
+        "root_model": run.config.root_model,
+        "sub_model": run.config.sub,
+        "trajectory": str(trajectory) if trajectory else None,
+        "warnings": list(warnings),
+    }
+
+
+def to_json(obj: dict) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"

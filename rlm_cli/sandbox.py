@@ -1,0 +1,312 @@
+"""Host side of the REPL sandbox: a persistent worker subprocess per RLM node.
+
+The worker (worker.py) runs model-written code; this module starts it with a scrubbed environment
+in a private scratch directory, speaks JSON lines with it on dedicated pipes, serves its sub-calls
+through a handler, enforces the hard per-exec timeout (kill the process group, restart, tell the
+model), and cleans up on every exit path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+WORKER = Path(__file__).with_name("worker.py")
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
+MAX_BATCH = 1024  # prompts in one batched call
+ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+# handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
+CallHandler = Callable[[str, dict], list]
+
+
+class CallRefused(Exception):
+    """A sub-call the host will not serve; `fatal` ends the run (a budget ran out)."""
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
+
+
+@dataclass
+class SandboxOptions:
+    exec_timeout: float = 60.0  # soft timeout in the worker; the host kills at +grace
+    grace: float = 3.0
+    max_output_chars: int = 10_000
+    memory_mb: int = 4096  # RLIMIT_AS for the worker (on top of the context it holds)
+    file_mb: int = 1024  # RLIMIT_FSIZE
+    cpu_seconds: int = 3600
+    confine: dict | None = None  # layers for confine.py; None = process isolation only
+    start_timeout: float = 30.0
+
+
+@dataclass
+class ExecResult:
+    stdout: str = ""
+    error: str | None = None
+    final: str | None = None
+    has_final: bool = False
+    notes: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    restarted: bool = False
+    duration_s: float = 0.0
+
+    def render(self) -> str:
+        """What the model is shown for this block."""
+        parts = []
+        if self.stdout.strip():
+            parts.append(self.stdout.rstrip("\n"))
+        if self.error:
+            parts.append(self.error)
+        parts.extend(f"Note: {n}" for n in self.notes)
+        return "\n".join(parts) if parts else "(no output)"
+
+
+class Sandbox(Protocol):
+    def execute(self, code: str, handler: CallHandler) -> ExecResult: ...
+    def close(self) -> None: ...
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class _Process:
+    """One worker process with its own pipes, reader thread and queue."""
+
+    def __init__(self, ctx_dir: Path, opts: SandboxOptions):
+        self.scratch = Path(tempfile.mkdtemp(prefix="rlm-scratch-"))
+        os.chmod(self.scratch, 0o700)
+        raw = self.scratch / ".output"
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        argv = [
+            sys.executable, "-I", "-S", "-B", str(WORKER),
+            "--in", str(p2c_r), "--out", str(c2p_w),
+            "--context", str(ctx_dir / "context.txt"), "--sources", str(ctx_dir / "sources.json"),
+            "--raw-output", str(raw), "--max-output", str(opts.max_output_chars),
+            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(opts.memory_mb),
+            "--file-mb", str(opts.file_mb), "--cpu-seconds", str(opts.cpu_seconds),
+        ]
+        if opts.confine is not None:
+            spec = dict(opts.confine, scratch=str(self.scratch), context_dir=str(ctx_dir))
+            argv += ["--confine", json.dumps(spec)]
+        env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+        env.update(HOME=str(self.scratch), TMPDIR=str(self.scratch), PATH="/usr/bin:/bin", PYTHONIOENCODING="utf-8")
+        try:
+            with open(raw, "ab") as out:
+                self.proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.scratch, env=env,
+                    pass_fds=(p2c_r, c2p_w), start_new_session=True, close_fds=True,
+                )
+        finally:
+            os.close(p2c_r)
+            os.close(c2p_w)
+        self.wfd = p2c_w
+        self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
+        self.inbox: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        inbox = self.inbox  # bound now: a replacement process has its own queue
+        try:
+            while True:
+                line = self.rfile.readline(MAX_MESSAGE_BYTES + 1)
+                if not line:
+                    break
+                if len(line) > MAX_MESSAGE_BYTES:
+                    inbox.put({"type": "violation", "error": "message from the REPL exceeded the size cap"})
+                    break
+                try:
+                    inbox.put(json.loads(line))
+                except ValueError:
+                    inbox.put({"type": "violation", "error": "malformed message on the REPL channel"})
+                    break
+        except (OSError, ValueError):
+            pass
+        inbox.put(None)
+
+    def send(self, msg: dict) -> None:
+        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.wfd, view):]
+        except OSError as exc:
+            raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
+
+    def recv(self, timeout: float | None) -> dict:
+        try:
+            msg = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        if msg is None:
+            code = self.proc.wait(timeout=5) if self.proc.poll() is None else self.proc.returncode
+            raise WorkerDied(_describe_exit(code))
+        if msg.get("type") == "violation":
+            raise WorkerDied(msg["error"])
+        return msg
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for closer in (lambda: os.close(self.wfd), self.rfile.close):
+            try:
+                closer()
+            except OSError:
+                pass
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def stop(self) -> None:
+        try:
+            self.send({"type": "exit"})
+            self.proc.wait(timeout=1)
+        except (WorkerDied, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the REPL process closed its channel"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the REPL process was killed by {name}"
+    return f"the REPL process exited with status {code}"
+
+
+class SubprocessSandbox:
+    """A persistent REPL in a child process over `context`. Starts lazily, restarts after a kill."""
+
+    def __init__(self, context: str, sources: list[dict] | None = None, options: SandboxOptions | None = None):
+        self.opts = options or SandboxOptions()
+        self.ctx_dir = Path(tempfile.mkdtemp(prefix="rlm-ctx-"))
+        os.chmod(self.ctx_dir, 0o700)
+        self._write_context(context, sources or [{"name": "<context>", "kind": "text", "start": 0, "end": len(context), "pages": []}])
+        self.proc: _Process | None = None
+        self.layers: list[str] = []
+        self.restarts = 0
+
+    def _write_context(self, context: str, sources: list[dict]) -> None:
+        path = self.ctx_dir / "context.txt"
+        with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            step = 1 << 24  # write in 16M-char slices: never a second full copy in memory
+            for i in range(0, len(context), step):
+                f.write(context[i:i + step])
+        os.chmod(path, 0o400)
+        (self.ctx_dir / "sources.json").write_text(json.dumps(sources), encoding="utf-8")
+
+    def start(self) -> None:
+        if self.proc is not None:
+            return
+        proc = _Process(self.ctx_dir, self.opts)
+        try:
+            ready = proc.recv(self.opts.start_timeout)
+        except (TimeoutError, WorkerDied) as exc:
+            proc.kill()
+            from .errors import SandboxError
+
+            raise SandboxError(f"the REPL worker did not start: {exc or 'timeout'}") from None
+        if ready.get("confine_error"):
+            proc.kill()
+            from .errors import SandboxError
+
+            raise SandboxError(f"sandbox confinement failed: {ready['confine_error']}")
+        self.layers = ready.get("layers", [])
+        self.proc = proc
+
+    def execute(self, code: str, handler: CallHandler) -> ExecResult:
+        self.start()
+        t0 = time.monotonic()
+        try:
+            result = self._exchange(code, handler)
+        except TimeoutError:
+            self._restart()
+            limit = self.opts.exec_timeout
+            result = ExecResult(
+                error=f"TimeoutError: the code ran past the {limit:g} s limit and did not stop; the REPL was killed "
+                "and restarted. All your variables were lost (context and the functions are available again).",
+                timed_out=True, restarted=True,
+            )
+        except WorkerDied as exc:
+            self._restart()
+            result = ExecResult(
+                error=f"Error: {exc}. The REPL was restarted and all your variables were lost "
+                "(context and the functions are available again).",
+                restarted=True,
+            )
+        result.duration_s = time.monotonic() - t0
+        return result
+
+    def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
+        proc = self.proc
+        proc.send({"type": "exec", "code": code})
+        budget = self.opts.exec_timeout + self.opts.grace  # worker time only: sub-calls pause the clock
+        while True:
+            t0 = time.monotonic()
+            msg = proc.recv(timeout=max(budget, 0.01))
+            budget -= time.monotonic() - t0
+            kind = msg.get("type")
+            if kind == "result":
+                return ExecResult(
+                    stdout=msg.get("stdout", ""), error=msg.get("error"), final=msg.get("final"),
+                    has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
+                )
+            if kind == "call":
+                proc.send(self._serve(msg, handler))
+            else:
+                raise WorkerDied(f"unexpected message {kind!r} on the REPL channel")
+
+    def _serve(self, msg: dict, handler: CallHandler) -> dict:
+        reply = {"type": "reply", "id": msg.get("id")}
+        try:
+            fn, args = msg.get("fn"), msg.get("args") or {}
+            if fn not in ("llm_query", "rlm_query"):
+                raise CallRefused(f"unknown function {fn!r}")
+            n = len(args.get("prompts") or args.get("questions") or [])
+            if n > MAX_BATCH:
+                raise CallRefused(f"a batch may hold at most {MAX_BATCH} items (got {n}); split it")
+            reply["results"] = handler(fn, args)
+        except CallRefused as exc:
+            reply.update(error=str(exc), fatal=exc.fatal)
+        return reply
+
+    def _restart(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc = None
+        self.restarts += 1
+        self.start()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+        shutil.rmtree(self.ctx_dir, ignore_errors=True)
+
+    def __enter__(self) -> "SubprocessSandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,130 @@
+"""Usage accounting over the whole recursion tree, and the budgets checked before every model call."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import LimitExceeded
+
+
+@dataclass
+class ModelUsage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6)}
+
+
+@dataclass
+class Limits:
+    max_iterations: int = 20
+    max_depth: int = 1
+    max_calls: int | None = None  # model calls over the whole tree (root + sub + children)
+    max_cost: float | None = None  # USD
+    max_tokens: int | None = None  # prompt + completion tokens over the whole tree
+    timeout: float | None = None  # wall seconds for the run
+
+
+@dataclass
+class Usage:
+    """Thread-safe totals; children and batched calls add to the same object."""
+
+    by_model: dict[str, ModelUsage] = field(default_factory=dict)
+    sub_calls: int = 0  # llm_query/rlm_query prompts served
+    max_depth_reached: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        with self._lock:
+            u = self.by_model.setdefault(model, ModelUsage())
+            u.calls += 1
+            u.prompt_tokens += prompt_tokens
+            u.completion_tokens += completion_tokens
+            u.cost_usd += cost_usd
+
+    def count_sub_calls(self, n: int) -> None:
+        with self._lock:
+            self.sub_calls += n
+
+    def reach_depth(self, depth: int) -> None:
+        with self._lock:
+            self.max_depth_reached = max(self.max_depth_reached, depth)
+
+    @property
+    def calls(self) -> int:
+        return sum(u.calls for u in self.by_model.values())
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.prompt_tokens + u.completion_tokens for u in self.by_model.values())
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.by_model.values())
+
+    def as_dict(self) -> dict:
+        return {name: u.as_dict() for name, u in sorted(self.by_model.items())}
+
+
+class Budget:
+    """Checks the limits against the usage. `check()` before every model call."""
+
+    def __init__(self, limits: Limits, usage: Usage):
+        self.limits = limits
+        self.usage = usage
+        self.started = time.monotonic()
+        self._reserved = 0  # calls admitted but not yet recorded (parallel batches)
+        self._lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining_time(self) -> float | None:
+        if self.limits.timeout is None:
+            return None
+        return self.limits.timeout - self.elapsed()
+
+    def check(self) -> None:
+        reason = self.exceeded()
+        if reason:
+            raise LimitExceeded(reason)
+
+    def exceeded(self) -> str | None:
+        lim, u = self.limits, self.usage
+        if lim.timeout is not None and self.elapsed() >= lim.timeout:
+            return f"time limit of {lim.timeout:g} s reached"
+        if lim.max_calls is not None and u.calls + self._reserved >= lim.max_calls:
+            return f"call limit of {lim.max_calls} model calls reached"
+        if lim.max_cost is not None and u.cost_usd >= lim.max_cost:
+            return f"cost limit of ${lim.max_cost:g} reached (spent ${u.cost_usd:.4f})"
+        if lim.max_tokens is not None and u.tokens >= lim.max_tokens:
+            return f"token limit of {lim.max_tokens:,} reached"
+        return None
+
+    def admit(self) -> None:
+        """Check and reserve one call slot atomically (so a parallel batch cannot overshoot max_calls)."""
+        with self._lock:
+            self.check()
+            self._reserved += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._reserved -= 1
+
+    def summary(self) -> dict:
+        lim, u = self.limits, self.usage
+        left = {}
+        if lim.max_calls is not None:
+            left["calls"] = max(lim.max_calls - u.calls, 0)
+        if lim.max_cost is not None:
+            left["cost_usd"] = round(max(lim.max_cost - u.cost_usd, 0.0), 6)
+        if lim.max_tokens is not None:
+            left["tokens"] = max(lim.max_tokens - u.tokens, 0)
+        if lim.timeout is not None:
+            left["seconds"] = round(max(lim.timeout - self.elapsed(), 0.0), 1)
+        return left

@@ -1,0 +1,409 @@
+"""Sandbox worker: the child side of the REPL protocol.
+
+Run by the host as ``python -I -S worker.py --in FD --out FD ...``. Standard library only and no
+imports from rlm_cli, so it starts in tens of milliseconds and needs nothing but the Python
+prefix. Protocol: JSON lines on two pipes (``--in`` host->worker, ``--out`` worker->host) that are
+not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file in
+scratch, read back after each exec), so nothing it prints can corrupt the protocol.
+
+host -> worker: {"type": "exec", "code": str}
+                {"type": "reply", "id": int, "results": [str, ...]} | {"type": "reply", "id": int, "error": str, "fatal": bool}
+worker -> host: {"type": "ready", "pid": int, "layers": [...]}
+                {"type": "call", "id": int, "fn": "llm_query"|"rlm_query", "args": {...}}
+                {"type": "result", "stdout": str, "error": str|None, "final": str|None, "notes": [str]}
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import bisect
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+RESERVED = (
+    "context",
+    "sources",
+    "llm_query",
+    "llm_query_batched",
+    "rlm_query",
+    "rlm_query_batched",
+    "FINAL",
+    "FINAL_VAR",
+    "locate",
+    "SHOW_VARS",
+)
+
+
+class Submitted(BaseException):
+    """Raised by FINAL to stop the block; BaseException so `except Exception` does not swallow it."""
+
+
+class FatalCall(BaseException):
+    """The host refused a sub-call because a budget ran out: the run is over."""
+
+
+class ExecTimeout(BaseException):
+    """The soft per-exec timeout fired inside the worker (variables are kept)."""
+
+
+class BoundedText(io.TextIOBase):
+    """A text stream that keeps the head and tail of what is written, counting the rest."""
+
+    def __init__(self, limit: int):
+        self.limit = max(limit, 0)
+        self.head: list[str] = []
+        self.head_len = 0
+        self.tail = ""
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        n = len(s)
+        room = self.limit * 2 // 3 - self.head_len
+        if room > 0:
+            self.head.append(s[:room])
+            self.head_len += min(n, room)
+            s = s[room:]
+        if s:
+            keep = self.limit // 3
+            merged = self.tail + s
+            self.dropped += max(len(merged) - keep, 0)
+            self.tail = merged[-keep:] if keep else ""
+        return n
+
+    def getvalue(self) -> str:
+        text = "".join(self.head)
+        if self.dropped:
+            text += f"\n... [output truncated: {self.dropped:,} characters omitted] ...\n"
+        return text + self.tail
+
+
+class Channel:
+    """JSON lines over two pipes. A lock makes calls from threads in model code safe."""
+
+    def __init__(self, fd_in: int, fd_out: int):
+        self.rfile = os.fdopen(fd_in, "rb", buffering=1 << 16)
+        self.wfd = fd_out
+        self.lock = threading.Lock()
+        self.next_id = 0
+
+    def send(self, msg: dict) -> None:
+        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        view = memoryview(data)
+        while view:
+            n = os.write(self.wfd, view)
+            view = view[n:]
+
+    def recv(self) -> dict:
+        line = self.rfile.readline()
+        if not line:
+            os._exit(0)  # host is gone
+        return json.loads(line)
+
+
+class Timer:
+    """The soft exec timeout. Paused while the worker waits on the host for a sub-call."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.remaining = 0.0
+        if seconds > 0:
+            signal.signal(signal.SIGALRM, self._fire)
+
+    def _fire(self, signum, frame):
+        raise ExecTimeout()
+
+    def start(self) -> None:
+        if self.seconds > 0:
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def pause(self) -> None:
+        if self.seconds > 0:
+            self.remaining = signal.setitimer(signal.ITIMER_REAL, 0)[0]
+
+    def resume(self) -> None:
+        if self.seconds > 0 and self.remaining > 0:
+            signal.setitimer(signal.ITIMER_REAL, self.remaining)
+
+    def stop(self) -> None:
+        if self.seconds > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Repl:
+    def __init__(self, chan: Channel, context: str, sources: list[dict], opts: argparse.Namespace):
+        self.chan = chan
+        self.opts = opts
+        self.timer = Timer(opts.soft_timeout)
+        self.final: str | None = None
+        self.has_final = False
+        self.main_thread = threading.get_ident()
+        self.out_path = opts.raw_output
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.reserved = {
+            "context": context,
+            "sources": sources,
+            "llm_query": self.llm_query,
+            "llm_query_batched": self.llm_query_batched,
+            "rlm_query": self.rlm_query,
+            "rlm_query_batched": self.rlm_query_batched,
+            "FINAL": self.FINAL,
+            "FINAL_VAR": self.FINAL_VAR,
+            "locate": self.locate,
+            "SHOW_VARS": self.SHOW_VARS,
+        }
+        self._starts = [s["start"] for s in sources]
+        self.namespace.update(self.reserved)
+
+    # ---- functions visible to model code -------------------------------------------------------
+    def _call(self, fn: str, args: dict) -> list[str]:
+        with self.chan.lock:
+            self.chan.next_id += 1
+            call_id = self.chan.next_id
+            paused = threading.get_ident() == self.main_thread
+            if paused:
+                self.timer.pause()
+            try:
+                self.chan.send({"type": "call", "id": call_id, "fn": fn, "args": args})
+                reply = self.chan.recv()
+            finally:
+                if paused:
+                    self.timer.resume()
+        if reply.get("fatal"):
+            raise FatalCall(reply.get("error", "run stopped"))
+        if reply.get("error"):
+            raise RuntimeError(reply["error"])
+        return reply["results"]
+
+    def llm_query(self, prompt, model=None) -> str:
+        """Ask the sub model one question; returns its answer as a string."""
+        return self._call("llm_query", {"prompts": [_text(prompt)], "model": model})[0]
+
+    def llm_query_batched(self, prompts, model=None) -> list:
+        """Ask the sub model many questions in parallel; answers in order ('Error: ...' for failures)."""
+        if isinstance(prompts, str):
+            raise TypeError("llm_query_batched expects a list of prompts, not a string")
+        prompts = [_text(p) for p in prompts]
+        if not prompts:
+            return []
+        return self._call("llm_query", {"prompts": prompts, "model": model, "batched": True})
+
+    def rlm_query(self, question, sub_context=None) -> str:
+        """Start a child RLM (its own REPL) on sub_context; returns its answer."""
+        ctx = self.reserved["context"] if sub_context is None else sub_context
+        return self._call("rlm_query", {"questions": [_text(question)], "contexts": [_text(ctx)]})[0]
+
+    def rlm_query_batched(self, questions, sub_contexts) -> list:
+        """Child RLMs in parallel, one per (question, sub_context) pair; answers in order."""
+        questions, sub_contexts = list(questions), list(sub_contexts)
+        if len(questions) != len(sub_contexts):
+            raise ValueError(f"{len(questions)} questions but {len(sub_contexts)} sub_contexts")
+        if not questions:
+            return []
+        args = {"questions": [_text(q) for q in questions], "contexts": [_text(c) for c in sub_contexts], "batched": True}
+        return self._call("rlm_query", args)
+
+    def FINAL(self, value) -> None:
+        """Submit the final answer and stop this code block."""
+        self.final = _answer_text(value)
+        self.has_final = True
+        raise Submitted()
+
+    def FINAL_VAR(self, name) -> None:
+        """Submit the value of the REPL variable `name` as the final answer."""
+        key = str(name).strip().strip("'\"")
+        if key not in self.namespace:
+            raise NameError(f"FINAL_VAR: no variable named {key!r} in the REPL")
+        self.FINAL(self.namespace[key])
+
+    def locate(self, offset) -> str:
+        """Map an offset in `context` to 'file p.N' or 'file line N'."""
+        sources, text = self.reserved["sources"], self.reserved["context"]
+        if not sources:
+            return f"offset {offset}"
+        offset = max(0, min(int(offset), max(len(text) - 1, 0)))
+        src = sources[max(bisect.bisect_right(self._starts, offset) - 1, 0)]
+        pages = src.get("pages") or []
+        if pages:
+            j = max(bisect.bisect_right([p["start"] for p in pages], offset) - 1, 0)
+            return f"{src['name']} p.{pages[j]['page']}"
+        return f"{src['name']} line {text.count(chr(10), src['start'], max(offset, src['start'])) + 1}"
+
+    def SHOW_VARS(self) -> dict:
+        """The names and types of the variables you created."""
+        return {k: type(v).__name__ for k, v in self.namespace.items() if not k.startswith("_") and k not in self.reserved}
+
+    # ---- execution ------------------------------------------------------------------------------
+    def execute(self, code: str) -> dict:
+        out = BoundedText(self.opts.max_output)
+        error = None
+        self.final, self.has_final = None, False
+        old_out, old_err = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = out
+        self.timer.start()
+        try:
+            self._run(code)
+        except Submitted:
+            pass
+        except ExecTimeout:
+            error = f"TimeoutError: this code block ran longer than {self.opts.soft_timeout:g} s and was stopped (variables are kept)"
+        except FatalCall as exc:
+            error = f"Stopped: {exc}"
+        except SyntaxError as exc:
+            error = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+        except BaseException:
+            error = _format_exc(code)
+        finally:
+            self.timer.stop()
+            sys.stdout, sys.stderr = old_out, old_err
+        if isinstance(error, str) and self.has_final:
+            error = None  # FINAL was reached; a later exception (e.g. swallowed Submitted) is moot
+        notes = self._restore_reserved()
+        stdout = out.getvalue() + self._raw_output()
+        return {"type": "result", "stdout": stdout, "error": error, "final": self.final if self.has_final else None,
+                "has_final": self.has_final, "notes": notes}
+
+    def _run(self, code: str) -> None:
+        tree = ast.parse(code, "<repl>", "exec")
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr):
+            tree.body.pop()
+            exec(compile(tree, "<repl>", "exec"), self.namespace)
+            value = eval(compile(ast.Expression(last.value), "<repl>", "eval"), self.namespace)
+            if value is not None:
+                print(repr(value))
+        else:
+            exec(compile(tree, "<repl>", "exec"), self.namespace)
+
+    def _restore_reserved(self) -> list[str]:
+        notes = []
+        for name, obj in self.reserved.items():
+            if self.namespace.get(name) is not obj:
+                self.namespace[name] = obj
+                notes.append(f"`{name}` is reserved and was restored; store your results under another name.")
+        return notes
+
+    def _raw_output(self) -> str:
+        """Whatever was written straight to fds 1/2 (os.write, C code) since the last exec."""
+        try:
+            with open(self.out_path, "rb") as f:
+                data = f.read(self.opts.max_output + 1)
+            os.truncate(self.out_path, 0)
+        except OSError:
+            return ""
+        if not data:
+            return ""
+        text = data[: self.opts.max_output].decode("utf-8", "replace")
+        more = " [truncated]" if len(data) > self.opts.max_output else ""
+        return f"\n[raw output on fd 1/2{more}]\n{text}"
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _answer_text(value) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _format_exc(code: str) -> str:
+    etype, evalue, tb = sys.exc_info()
+    frames = traceback.extract_tb(tb)
+    frames = [f for f in frames if f.filename == "<repl>"] or frames[-1:]
+    lines = code.splitlines()
+    out = ["Traceback (most recent call last):"]
+    for f in frames[-5:]:
+        src = lines[f.lineno - 1].strip() if f.lineno and 0 < f.lineno <= len(lines) else ""
+        out.append(f'  line {f.lineno}, in {f.name}\n    {src}')
+    out.extend(traceback.format_exception_only(etype, evalue))
+    return "\n".join(s.rstrip("\n") for s in out)
+
+
+def _limits(opts: argparse.Namespace) -> None:
+    import resource
+
+    def cap(which, value):
+        try:
+            soft, hard = resource.getrlimit(which)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+    if opts.memory_mb:
+        cap(resource.RLIMIT_AS, opts.memory_mb * 1024 * 1024)
+    if opts.file_mb:
+        cap(resource.RLIMIT_FSIZE, opts.file_mb * 1024 * 1024)
+    if opts.cpu_seconds:
+        cap(resource.RLIMIT_CPU, opts.cpu_seconds)
+    cap(resource.RLIMIT_CORE, 0)
+    cap(resource.RLIMIT_NOFILE, 256)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead of killing us
+
+
+def _confine(opts: argparse.Namespace) -> list[str]:
+    """Apply the OS confinement layers named in --confine (implemented in confine.py beside us)."""
+    if not opts.confine:
+        return []
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
+    spec = importlib.util.spec_from_file_location("_rlm_confine", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.apply(json.loads(opts.confine))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--in", dest="fd_in", type=int, required=True)
+    p.add_argument("--out", dest="fd_out", type=int, required=True)
+    p.add_argument("--context", required=True)
+    p.add_argument("--sources", required=True)
+    p.add_argument("--raw-output", required=True)
+    p.add_argument("--max-output", type=int, default=10_000)
+    p.add_argument("--soft-timeout", type=float, default=60.0)
+    p.add_argument("--memory-mb", type=int, default=0)
+    p.add_argument("--file-mb", type=int, default=0)
+    p.add_argument("--cpu-seconds", type=int, default=0)
+    p.add_argument("--confine", default="")
+    opts = p.parse_args(argv)
+    t0 = time.perf_counter()
+    with open(opts.context, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        context = f.read()
+    with open(opts.sources, "r", encoding="utf-8") as f:
+        sources = json.load(f)
+    chan = Channel(opts.fd_in, opts.fd_out)
+    _limits(opts)
+    try:
+        layers = _confine(opts)
+    except Exception as exc:  # the host decides whether a missing layer is fatal
+        chan.send({"type": "ready", "pid": os.getpid(), "layers": [], "confine_error": f"{type(exc).__name__}: {exc}"})
+        return
+    repl = Repl(chan, context, sources, opts)
+    chan.send({"type": "ready", "pid": os.getpid(), "layers": layers, "load_s": time.perf_counter() - t0})
+    while True:
+        msg = chan.recv()
+        if msg.get("type") == "exec":
+            chan.send(repl.execute(msg["code"]))
+        elif msg.get("type") == "exit":
+            return
+
+
+if __name__ == "__main__":
+    main()
