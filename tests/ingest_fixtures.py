@@ -160,5 +160,5 @@ def make_odt_renamed(path: Path) -> Path:
 
 def make_encrypted_docx(path: Path) -> Path:
     """What Word writes for a password-protected DOCX: an OLE compound file, not a ZIP."""
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"EncryptionInfo" + bytes(1000))
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptionInfo".encode("utf-16-le") + bytes(1000))
     return path
