@@ -1,0 +1,209 @@
+"""`rlm ingest SOURCES...` (what the model will see) and `rlm cache info|clear`."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+
+class PdfEngine(str, Enum):
+    auto = "auto"
+    pdfium = "pdfium"
+    pypdf = "pypdf"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest", help="Show what the model will see for SOURCES: per-source chars, tokens, pages, warnings.")(ingest)
+    cache_app = typer.Typer(help="The parse cache (PDF/DOCX text, keyed by path, size, mtime and content hash).",
+                            no_args_is_help=True)
+    cache_app.command("info", help="Where the cache is, how many entries, how big.")(cache_info)
+    cache_app.command("clear", help="Delete every cache entry.")(cache_clear)
+    app.add_typer(cache_app, name="cache")
+
+
+# ------------------------------------------------------------------------------------ tokens
+def _litellm_tiktoken_dir() -> str | None:
+    """litellm ships tiktoken's encoding files; find them without importing litellm."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("litellm")
+    except (ImportError, ValueError):
+        return None
+    if not spec or not spec.origin:
+        return None
+    d = os.path.join(os.path.dirname(spec.origin), "litellm_core_utils", "tokenizers")
+    # tiktoken names cache files by the sha1 of the download URL (cl100k_base below)
+    return d if os.path.isfile(os.path.join(d, "9b5ad71b2ce5302211f9c61530b329a4922fc6a4")) else None
+
+
+def load_encoding():
+    """cl100k_base offline if at all possible; None if tiktoken cannot load it."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
+    saved = os.environ.get("TIKTOKEN_CACHE_DIR")
+    try:
+        if saved is None:
+            bundled = _litellm_tiktoken_dir()
+            if bundled:
+                os.environ["TIKTOKEN_CACHE_DIR"] = bundled
+        return tiktoken.get_encoding("cl100k_base")
+    except Exception:
+        return None
+    finally:
+        if saved is None:
+            os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = saved
+
+
+def count_tokens(texts: list[str], enc=None) -> tuple[list[int], bool]:
+    """Token counts per text and whether they are exact (False: chars/4 estimate)."""
+    enc = enc if enc is not None else load_encoding()
+    if enc is None:
+        return [(len(t) + 3) // 4 for t in texts], False
+    out = []
+    for t in texts:
+        if len(t) < 1_000_000:
+            out.append(len(enc.encode_ordinary(t)))
+            continue
+        chunks, i, step = [], 0, 1_000_000
+        while i < len(t):
+            j = t.find("\n", i + step)
+            j = len(t) if j < 0 else j + 1
+            chunks.append(t[i:j])
+            i = j
+        out.append(sum(len(x) for x in enc.encode_ordinary_batch(chunks, num_threads=os.cpu_count() or 1)))
+    return out, True
+
+
+# ---------------------------------------------------------------------------------- commands
+def _env(ctx: typer.Context):
+    obj = ctx.obj if ctx is not None else None
+    stdin = getattr(obj, "stdin", None) or getattr(sys.stdin, "buffer", sys.stdin)
+    stdout = getattr(obj, "stdout", None) or sys.stdout
+    stderr = getattr(obj, "stderr", None) or sys.stderr
+    stdin_isatty = getattr(obj, "stdin_isatty", None)
+    if stdin_isatty is None:
+        try:
+            stdin_isatty = sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            stdin_isatty = False
+    return stdin, stdout, stderr, stdin_isatty
+
+
+def ingest(
+    ctx: typer.Context,
+    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, or '-' for stdin (stdin is read when none is given)."),
+    include: List[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Skip files/dirs matching this glob (repeatable)."),
+    password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
+    pdf_engine: PdfEngine = typer.Option(PdfEngine.auto, "--pdf-engine", help="PDF text engine: auto (PDFium, pypdf fallback), pdfium, pypdf."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
+    text: bool = typer.Option(False, "--text", help="Dump the context text (what the model's `context` holds) to stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Timing and every warning on stderr."),
+) -> None:
+    from ..errors import UsageError
+    from ..ingest import load_sources
+
+    stdin, stdout, stderr, stdin_isatty = _env(ctx)
+    if text and as_json:
+        raise UsageError("--text and --json cannot be combined")
+    srcs = list(sources or [])
+    if not srcs and stdin_isatty:
+        raise UsageError("no sources given (and stdin is a terminal)", hint="rlm ingest FILE_OR_DIR... or pipe text in")
+    from rich.console import Console
+
+    err_console = Console(file=stderr, stderr=True, no_color="NO_COLOR" in os.environ)
+    progress = None
+    if err_console.is_terminal:
+        from ..ingest.progress import RichProgress
+
+        progress = RichProgress(err_console)
+    t0 = time.perf_counter()
+    context = load_sources(srcs, stdin=stdin if ("-" in srcs or not srcs) else None, include=include, exclude=exclude,
+                           password=password, pdf_engine=pdf_engine.value, use_cache=not no_cache, progress=progress)
+    elapsed = time.perf_counter() - t0
+    if verbose:
+        stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
+        for w in context.warnings:
+            stderr.write(f"rlm: warning: {w}\n")
+        stderr.flush()
+    if text:
+        stdout.write(context.text)
+        if not context.text.endswith("\n"):
+            stdout.write("\n")
+        stdout.flush()
+        return
+
+    texts = [context.text[s.start:s.end] for s in context.sources]
+    tokens, exact = count_tokens(texts)
+    total_tokens, _ = count_tokens([context.text]) if exact else ([(len(context.text) + 3) // 4], False)
+    rows = []
+    for s, tok in zip(context.sources, tokens):
+        rows.append({
+            "name": s.name, "kind": s.kind, "size_bytes": s.size_bytes, "chars": s.chars, "tokens": tok,
+            "pages": len(s.pages), "warnings": list(s.warnings),
+        })
+    if as_json:
+        json.dump({
+            "sources": rows,
+            "total": {"sources": len(rows), "chars": len(context.text), "tokens": total_tokens[0],
+                      "pages": sum(r["pages"] for r in rows)},
+            "tokens_exact": exact,
+            "tokenizer": "cl100k_base" if exact else "estimate (chars/4)",
+            "warnings": list(context.warnings),
+            "seconds": round(elapsed, 3),
+        }, stdout, ensure_ascii=False, indent=2)
+        stdout.write("\n")
+        stdout.flush()
+        return
+
+    from rich.table import Table
+
+    out = Console(file=stdout, no_color="NO_COLOR" in os.environ, highlight=False)
+    approx = "" if exact else "~"
+    table = Table(title=None, show_footer=len(rows) > 1, box=None, pad_edge=False)
+    table.add_column("source", footer="total")
+    table.add_column("kind")
+    table.add_column("chars", justify="right", footer=f"{len(context.text):,}")
+    table.add_column("tokens" + ("" if exact else " (est.)"), justify="right", footer=f"{approx}{total_tokens[0]:,}")
+    table.add_column("pages", justify="right", footer=f"{sum(r['pages'] for r in rows):,}" if any(r["pages"] for r in rows) else "")
+    table.add_column("warnings", justify="right", footer=str(len(context.warnings)) if context.warnings else "")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
+                      f"{r['pages']:,}" if r["pages"] else "", str(len(r["warnings"])) if r["warnings"] else "")
+    out.print(table)
+    if context.warnings:
+        out.print()
+        for w in context.warnings:
+            out.print(f"warning: {w}", markup=False)
+    if not exact:
+        out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
+
+
+def cache_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    from ..ingest import cache
+
+    info = cache.info()
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    typer.echo(f"path:    {info['path']}")
+    typer.echo(f"entries: {info['entries']:,}")
+    typer.echo(f"size:    {info['bytes']:,} bytes")
+
+
+def cache_clear() -> None:
+    from ..ingest import cache
+
+    n = cache.clear()
+    typer.echo(f"removed {n:,} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_root()}")
