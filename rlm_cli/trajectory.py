@@ -16,11 +16,16 @@ def runs_dir() -> Path:
 class TrajectoryWriter:
     """An event sink. The file is valid JSONL after every event, so a kill loses at most one line."""
 
-    def __init__(self, run_id: str, directory: Path | None = None):
-        directory = paths.ensure(directory or runs_dir())
-        self.path = directory / f"{run_id}.jsonl"
+    def __init__(self, run_id: str, directory: Path | None = None, *, path: Path | None = None):
+        if path is None:
+            path = paths.ensure(directory or runs_dir()) / f"{run_id}.jsonl"
+        self.path = Path(path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._f = os.fdopen(fd, "a", encoding="utf-8")
+
+    @classmethod
+    def to_file(cls, path: Path) -> "TrajectoryWriter":
+        return cls("", path=path)
 
     def __call__(self, event: Event) -> None:
         if self._f.closed:

@@ -1,0 +1,126 @@
+"""The `rlm` command: a Typer app, its sub-command registrations, and the one error boundary.
+
+Keep imports here cheap: `rlm --help` must not import litellm, openai, pypdf or docx.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Optional
+
+import typer
+
+from . import __version__
+from .errors import ExitStatus, RLMError
+
+app = typer.Typer(
+    name="rlm",
+    help="Answer questions about documents far larger than a model's context window (Recursive Language Models).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Env:
+    """What the CLI touches of the outside world; tests build their own (httpie style)."""
+
+    stdin: IO[bytes] = field(default_factory=lambda: sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    stdin_isatty: bool = field(default_factory=lambda: _isatty(sys.stdin))
+    stderr_isatty: bool = field(default_factory=lambda: _isatty(sys.stderr))
+    environ: dict = field(default_factory=lambda: os.environ)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """rlm: ask questions about huge documents. See `rlm ask --help`."""
+
+
+def _register() -> None:
+    from .commands import ask
+
+    ask.register(app)
+    for name in ("ingest", "config_cmd", "logs", "doctor"):
+        try:
+            module = __import__(f"rlm_cli.commands.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rlm_cli.commands.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None, env: Env | None = None) -> int:
+    """Entry point. The one error boundary: every failure becomes one line on stderr and an ExitStatus."""
+    import click
+
+    from . import secrets
+
+    env = env or Env()
+    secrets.register_environment(env.environ)
+    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="rlm", standalone_mode=False, obj=env)
+        code = int(rv) if isinstance(rv, int) else ExitStatus.OK
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        _error(env, "interrupted")
+        code = ExitStatus.INTERRUPTED
+    except click.ClickException as exc:
+        exc.show(file=env.stderr)
+        code = ExitStatus.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except RLMError as exc:
+        _error(env, secrets.redact(exc.message), secrets.redact(exc.hint) if exc.hint else None)
+        code = exc.exit_status
+    except KeyboardInterrupt:
+        _error(env, "interrupted")
+        code = ExitStatus.INTERRUPTED
+    except Exception as exc:  # a bug: say so, without leaking secrets
+        if verbose:
+            import traceback
+
+            env.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
+        _error(env, secrets.redact(f"internal error: {type(exc).__name__}: {exc}"),
+               None if verbose else "run with -v for the traceback")
+        code = ExitStatus.ERROR
+    try:
+        env.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    return int(code)
+
+
+def _error(env: Env, message: str, hint: str | None = None) -> None:
+    env.stderr.write(f"rlm: error: {message}\n")
+    if hint:
+        env.stderr.write(f"rlm: hint: {hint}\n")
+    env.stderr.flush()
+
+
+def run() -> None:  # console script
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The work behind `rlm ask`, kept apart from the option declarations so `--help` stays cheap."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import events as ev
+from ..errors import ExitStatus, LimitExceeded, RLMError, UsageError
+
+
+@dataclass
+class AskOptions:
+    sources: list[str]
+    question: str
+    profile: str | None = None
+    config: str | None = None
+    model: str | None = None
+    sub_model: str | None = None
+    api_base: str | None = None
+    fmt: str = "text"
+    output: Path | None = None
+    quiet: bool = False
+    verbose: bool = False
+    max_iterations: int | None = None
+    max_depth: int | None = None
+    max_calls: int | None = None
+    max_cost: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    exec_timeout: float = 60.0
+    concurrency: int | None = None
+    sandbox: str = "auto"
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    password: str | None = None
+    pdf_engine: str = "auto"
+    use_cache: bool = True
+    trace: Path | None = None
+    color: str = "auto"
+
+
+def run_ask(o: AskOptions, env=None) -> int:
+    from ..cli import Env
+
+    env = env or Env()
+    if not o.question.strip():
+        raise UsageError("the question is empty")
+    resolved = _resolve(o)
+    resolved.backend.warm_up([resolved.root_model, resolved.sub_model])  # litellm import starts now, off the path
+    display = _display(o, env)
+    for notice in resolved.notices:
+        display.notice(notice)
+    context = _ingest(o, env)
+    run = _make_run(o, resolved)
+    sinks = _sinks(o, run, display)
+    try:
+        return _execute(o, env, run, context, sinks, display)
+    finally:
+        for sink in sinks:
+            getattr(sink, "close", lambda: None)()
+
+
+def _resolve(o: AskOptions):
+    from .. import config
+
+    return config.resolve(profile=o.profile, config_path=o.config, model=o.model, sub_model=o.sub_model,
+                          api_base=o.api_base, concurrency=o.concurrency or 8)
+
+
+def _ingest(o: AskOptions, env):
+    from ..ingest import load_sources
+
+    sources = list(o.sources)
+    if not sources:
+        if env.stdin_isatty:
+            raise UsageError("no SOURCES given and stdin is a terminal: pass files, or pipe text into rlm")
+        sources = ["-"]
+    return load_sources(sources, stdin=env.stdin, include=o.include, exclude=o.exclude, password=o.password,
+                        pdf_engine=o.pdf_engine, use_cache=o.use_cache)
+
+
+def _make_run(o: AskOptions, resolved):
+    from ..engine import Run, RunConfig
+    from ..sandbox import SandboxOptions
+    from ..usage import Limits
+
+    d = resolved.limits
+    pick = lambda flag, key, default: flag if flag is not None else d.get(key, default)  # noqa: E731
+    limits = Limits(
+        max_iterations=pick(o.max_iterations, "max_iterations", 20), max_depth=pick(o.max_depth, "max_depth", 1),
+        max_calls=pick(o.max_calls, "max_calls", None), max_cost=pick(o.max_cost, "max_cost", None),
+        max_tokens=pick(o.max_tokens, "max_tokens", None), timeout=pick(o.timeout, "timeout", None),
+    )
+    concurrency = o.concurrency or resolved.concurrency or 8
+    sandbox = SandboxOptions(exec_timeout=o.exec_timeout, confine=_confine_spec(o.sandbox))
+    config = RunConfig(resolved.root_model, resolved.sub_model, limits, concurrency, sandbox)
+    return Run(resolved.backend, config)
+
+
+def _confine_spec(mode: str) -> dict | None:
+    try:
+        from ..confine_host import spec_for_mode
+    except ImportError:  # confinement layers not available in this build: process isolation only
+        return None
+    return spec_for_mode(mode)
+
+
+def _display(o: AskOptions, env):
+    from ..display import make_display
+
+    return make_display(env, quiet=o.quiet, verbose=o.verbose, color=o.color)
+
+
+def _sinks(o: AskOptions, run, display) -> list:
+    from ..trajectory import TrajectoryWriter
+
+    traj = TrajectoryWriter(run.run_id)
+    sinks = [traj]
+    if o.trace:
+        sinks.append(TrajectoryWriter.to_file(o.trace))
+    sinks.append(display)
+    for sink in sinks:
+        run.bus.add(sink)
+    run.trajectory_path = traj.path
+    return sinks
+
+
+def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
+    from ..output import result_object
+
+    warnings = list(context.warnings)
+    for w in warnings:
+        run.bus.emit(ev.WARNING, message=w)
+    try:
+        result = run.answer(o.question, context)
+    except LimitExceeded as exc:
+        return _finish(o, env, run, display, None, "limit", ExitStatus.LIMIT, str(exc), warnings)
+    except KeyboardInterrupt:
+        run.bus.emit(ev.INTERRUPTED, **_totals(run))
+        raise
+    except RLMError as exc:
+        run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
+        raise
+    except BaseException as exc:
+        run.bus.emit(ev.FAILED, error=f"{type(exc).__name__}: {exc}", exit_code=int(ExitStatus.ERROR), **_totals(run))
+        raise
+    return _finish(o, env, run, display, result.answer, "ok", ExitStatus.OK, None, warnings)
+
+
+def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
+    from ..output import result_object, to_json, write_atomic
+
+    run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
+                 usage=run.usage.as_dict(), **_totals(run))
+    obj = result_object(run=run, answer=answer, status=status, exit_code=code, error=error,
+                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings)
+    if o.fmt == "json":
+        text = to_json(obj)
+    elif answer is None:
+        text = None
+    elif o.fmt == "markdown":
+        text = _markdown(answer, obj)
+    else:
+        text = answer if answer.endswith("\n") else answer + "\n"
+    if code != ExitStatus.OK:
+        display.error(f"{error}; partial trajectory saved to {obj['trajectory']}")
+    if text is not None and not (o.output and code != ExitStatus.OK):
+        if o.output:
+            write_atomic(o.output, text)
+        else:
+            env.stdout.write(text)
+            env.stdout.flush()
+    display.finished(obj)
+    return int(code)
+
+
+def _markdown(answer: str, obj: dict) -> str:
+    models = ", ".join(f"{m} ({u['calls']} calls)" for m, u in obj["usage"].items())
+    return (f"{answer.rstrip()}\n\n---\n_Answered by rlm in {obj['duration_s']:.1f} s: {obj['iterations']} iterations, "
+            f"{obj['sub_calls']} sub-calls, {obj['tokens']:,} tokens, ${obj['cost_usd']:.4f}; models: {models}; "
+            f"run {obj['run_id']}._\n")
+
+
+def _totals(run) -> dict:
+    u = run.usage
+    return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6), "duration_s": round(run.budget.elapsed(), 3)}
