@@ -170,6 +170,8 @@ def ingest(
     from rich.table import Table
 
     out = Console(file=stdout, no_color="NO_COLOR" in os.environ, highlight=False)
+    if not out.is_terminal:
+        out = Console(file=stdout, no_color=True, highlight=False, width=1000)  # pipes: never wrap
     approx = "" if exact else "~"
     table = Table(title=None, show_footer=len(rows) > 1, box=None, pad_edge=False)
     table.add_column("source", footer="total")
@@ -185,7 +187,7 @@ def ingest(
     if context.warnings:
         out.print()
         for w in context.warnings:
-            out.print(f"warning: {w}", markup=False)
+            out.print(f"warning: {w}", markup=False, soft_wrap=True)
     if not exact:
         out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
 
