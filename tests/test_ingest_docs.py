@@ -199,3 +199,26 @@ def test_directory_mixing_kinds_with_bad_file_skipped(tmp_path, pdfs, docx_path)
     assert any("c.pdf: skipped: encrypted PDF: needs --password" in w for w in ctx.warnings)
     assert ctx.locate(ctx.text.index("PG0003")).endswith("a.pdf p.3")
     assert ctx.locate(ctx.text.index("plain words")).endswith("d.txt line 1")
+
+
+def test_vertical_cjk_recovered_and_ligatures(tmp_path):
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    font = UnicodeCIDFont("HeiseiMin-W3", isVertical=True)
+    pdfmetrics.registerFont(font)
+    path = tmp_path / "vertical.pdf"
+    c = canvas.Canvas(str(path))
+    c.setFont(font.fontName, 14)
+    c.drawString(300, 700, "縦書きの文章です")
+    c.showPage()
+    c.setFont("Helvetica", 12)
+    c.drawString(72, 700, "Cafe\u0301 page two")  # combining accent -> NFC
+    c.showPage()
+    c.save()
+    ctx = load_sources([str(path)], use_cache=False)
+    assert "縦書きの文章です" in ctx.text
+    assert "Café page two" in ctx.text
+    assert any("text read with pypdf" in w for w in ctx.warnings)
+    assert not any("OCR" in w for w in ctx.warnings)

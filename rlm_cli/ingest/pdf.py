@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 import os
 import warnings as _warnings
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ def _clean(text: str) -> str:
     # PDFium marks soft hyphens / unknown chars with these; drop the noise.
     if "\x02" in text or "\ufffe" in text:
         text = text.replace("\x02", "").replace("\ufffe", "")
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)  # "e" + U+0301 -> "é", so searches match
     return text.strip("\n")
 
 
@@ -49,7 +52,7 @@ def _assemble(texts: list[str], flags: list[str], engine: str, extra_warnings: l
         pages.append((i + 1, pos, pos + len(t)))
         pos += len(t)
     warnings = []
-    no_text = [i + 1 for i, f in enumerate(flags) if f == "image"]
+    no_text = [i + 1 for i, f in enumerate(flags) if f in ("image", "text-unread")]
     if no_text:
         warnings.append(f"{_page_list(len(texts), no_text)}: {_NO_TEXT}")
     if texts and not any(t.strip() for t in texts) and not no_text:
@@ -95,6 +98,8 @@ def _pdfium_pages(doc, start: int, stop: int, advance=None) -> list[tuple[str, s
                 flag = "blank"
                 if raw.FPDFPage_CountObjects(page) > 0:
                     flag = "image"  # drawn content but no text: a scan or a picture
+                    if any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_TEXT], max_depth=2)):
+                        flag = "text-unread"  # text objects PDFium could not map (e.g. vertical CJK)
         except Exception:  # a broken page must not sink the document
             text, flag = "", "image"
         finally:
@@ -135,7 +140,38 @@ def read_pdfium(source, *, password=None, progress=None, parallel: bool | None =
             results = _pdfium_pages(doc, 0, n, progress.advance)
     finally:
         doc.close()
-    return _assemble([t for t, _ in results], [f for _, f in results], "pdfium", [])
+    parsed = _assemble([t for t, _ in results], [f for _, f in results], "pdfium", [])
+    parsed.info["text_unread"] = [i + 1 for i, (_, f) in enumerate(results) if f == "text-unread"]
+    parsed.info["flags"] = [f for _, f in results]
+    return parsed
+
+
+def _retry_pages_with_pypdf(source, password, parsed: Parsed, numbers: list[int]) -> Parsed:
+    """Pages where PDFium saw text objects but extracted nothing: ask pypdf for those pages."""
+    from pypdf import PdfReader
+
+    texts = [parsed.text[s:e] for _, s, e in parsed.pages]
+    recovered = []
+    try:
+        with capture_pypdf_noise():
+            reader = PdfReader(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source, strict=False)
+            if reader.is_encrypted and not reader.decrypt(password or ""):
+                return parsed
+            for n in numbers:
+                t = _clean(reader.pages[n - 1].extract_text() or "")
+                if t.strip():
+                    texts[n - 1] = t
+                    recovered.append(n)
+    except Exception:
+        return parsed
+    if not recovered:
+        return parsed
+    flags = list(parsed.info.get("flags") or [""] * len(texts))
+    for n in recovered:
+        flags[n - 1] = ""
+    out = _assemble(texts, flags, "pdfium", [])
+    out.warnings.append(f"{_page_list(len(texts), recovered)}: text read with pypdf (PDFium extracted none)")
+    return out
 
 
 def _parallel(path, password, n, workers, progress) -> list[tuple[str, str]]:
@@ -282,7 +318,13 @@ def read_pdf(source, *, password=None, engine="auto", progress=None) -> Parsed:
     if engine == "pypdf":
         return read_pypdf(source, password=password, progress=progress)
     try:
-        return read_pdfium(source, password=password, progress=progress)
+        parsed = read_pdfium(source, password=password, progress=progress)
+        unread = parsed.info.pop("text_unread", [])
+        if unread and engine == "auto":
+            parsed = _retry_pages_with_pypdf(source, password, parsed, unread)
+        parsed.info.pop("flags", None)
+        parsed.info.pop("text_unread", None)
+        return parsed
     except ReadError as first:
         if engine == "pdfium" or "password" in first.cause:
             raise
