@@ -75,44 +75,59 @@ _register()
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     """Entry point. The one error boundary: every failure becomes one line on stderr and an ExitStatus."""
-    import click
-
     from . import secrets
 
     env = env or Env()
     secrets.register_environment(env.environ)
+    _quiet_library_warnings()
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="rlm", standalone_mode=False, obj=env)
         code = int(rv) if isinstance(rv, int) else ExitStatus.OK
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        _error(env, "interrupted")
-        code = ExitStatus.INTERRUPTED
-    except click.ClickException as exc:
-        exc.show(file=env.stderr)
-        code = ExitStatus.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
     except RLMError as exc:
         _error(env, secrets.redact(exc.message), secrets.redact(exc.hint) if exc.hint else None)
         code = exc.exit_status
     except KeyboardInterrupt:
         _error(env, "interrupted")
         code = ExitStatus.INTERRUPTED
-    except Exception as exc:  # a bug: say so, without leaking secrets
-        if verbose:
-            import traceback
+    except Exception as exc:
+        code = _click_exit(exc, env)
+        if code is None:  # a bug: say so, without leaking secrets
+            if verbose:
+                import traceback
 
-            env.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
-        _error(env, secrets.redact(f"internal error: {type(exc).__name__}: {exc}"),
-               None if verbose else "run with -v for the traceback")
-        code = ExitStatus.ERROR
+                env.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
+            _error(env, secrets.redact(f"internal error: {type(exc).__name__}: {exc}"),
+                   None if verbose else "run with -v for the traceback")
+            code = ExitStatus.ERROR
     try:
         env.stdout.flush()
     except (BrokenPipeError, ValueError):
         pass
     return int(code)
+
+
+def _quiet_library_warnings() -> None:
+    """Third-party deprecation chatter (pydantic via litellm) is not the user's problem."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydantic(\..*)?")
+
+
+def _click_exit(exc: Exception, env: Env) -> int | None:
+    """Map Click's (or Typer's vendored Click's) control-flow exceptions; None if `exc` is not one."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "Exit" in names and hasattr(exc, "exit_code"):
+        return int(exc.exit_code)
+    if "Abort" in names:
+        _error(env, "interrupted")
+        return int(ExitStatus.INTERRUPTED)
+    if "ClickException" in names:
+        exc.show(file=env.stderr)
+        return int(ExitStatus.USAGE) if "UsageError" in names else int(getattr(exc, "exit_code", 1))
+    return None
 
 
 def _error(env: Env, message: str, hint: str | None = None) -> None:
