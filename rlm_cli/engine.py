@@ -49,6 +49,10 @@ class RunResult:
     error: str | None = None
 
 
+class Cancelled(RLMError):
+    """The run was stopped (Ctrl-C or a failure elsewhere in the tree); raised in the other nodes."""
+
+
 class NoAnswer(LimitExceeded):
     """A node used all its iterations without FINAL."""
 
@@ -66,6 +70,7 @@ class Run:
         self._child_ids: dict[str, itertools.count] = {}
         self._id_lock = threading.Lock()
         self.root_iterations = 0
+        self.cancelled = threading.Event()
 
     # ---- entry point ------------------------------------------------------------------------------
     def answer(self, question: str, context: Context) -> RunResult:
@@ -82,6 +87,7 @@ class Run:
             answer, status, error = None, "limit", str(exc)
             raise
         except BaseException as exc:
+            self.cancel()
             answer, status, error = None, "interrupted" if isinstance(exc, KeyboardInterrupt) else "error", str(exc)
             raise
         finally:
@@ -158,7 +164,13 @@ class Run:
         return None
 
     # ---- model calls --------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the whole tree: every node's next model call raises Cancelled."""
+        self.cancelled.set()
+
     def _complete(self, model: str, messages: list[dict], emit, role: str) -> str:
+        if self.cancelled.is_set():
+            raise Cancelled("the run was cancelled")
         self.budget.admit()
         call_id = next(self._ids)
         try:
@@ -225,11 +237,11 @@ class Run:
         if len(items) == 1:
             return [safe(items[0])]
         results: list[str | None] = [None] * len(items)
-        done = 0
+        done, fatal = 0, None
         workers = min(len(items), max(self.config.concurrency, 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rlm-batch") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rlm-batch")
+        try:
             futures = {pool.submit(safe, it): i for i, it in enumerate(items)}
-            fatal = None
             for fut in _as_completed(futures):
                 i = futures[fut]
                 try:
@@ -239,6 +251,11 @@ class Run:
                     results[i] = f"Error: {exc}"
                 done += 1
                 emit(ev.SUBCALL_PROGRESS, call_id=call_id, done=done, total=len(items))
+        except BaseException:
+            self.cancel()  # e.g. Ctrl-C: stop the siblings still running instead of waiting for them
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         if fatal is not None and fatal.fatal:
             raise fatal
         return [r or "" for r in results]

@@ -75,8 +75,15 @@ def _ingest(o: AskOptions, env):
         if env.stdin_isatty:
             raise UsageError("no SOURCES given and stdin is a terminal: pass files, or pipe text into rlm")
         sources = ["-"]
+    progress = None
+    if env.stderr_isatty and not o.quiet:
+        from rich.console import Console
+
+        from ..ingest.progress import RichProgress
+
+        progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
     return load_sources(sources, stdin=env.stdin, include=o.include, exclude=o.exclude, password=o.password,
-                        pdf_engine=o.pdf_engine, use_cache=o.use_cache)
+                        pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress)
 
 
 def _make_run(o: AskOptions, resolved):

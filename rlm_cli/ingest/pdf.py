@@ -13,6 +13,7 @@ import io
 import logging
 import unicodedata
 import os
+import threading
 import warnings as _warnings
 from contextlib import contextmanager
 
@@ -134,6 +135,9 @@ def read_pdfium(source, *, password=None, progress=None, parallel: bool | None =
         workers = _workers()
         use_parallel = parallel if parallel is not None else (n >= PARALLEL_MIN_PAGES and workers > 1)
         use_parallel = use_parallel and isinstance(source, (str, os.PathLike)) and workers > 1
+        # The pool forks: never while other threads run (e.g. the background litellm import),
+        # since a fork can copy a lock another thread holds and deadlock the child.
+        use_parallel = use_parallel and threading.active_count() == 1
         if use_parallel:
             results = _parallel(str(source), password, n, workers, progress)
         else:
