@@ -1,0 +1,237 @@
+"""The Python API: the same engine as `rlm ask`, for programs.
+
+    from rlm_cli import RLM
+
+    rlm = RLM(backend="openai", backend_kwargs={"model_name": "gpt-4o-mini"})
+    result = rlm.completion(query="Who signed the lease?", context=Path("contracts/"))
+    print(result.response, result.cost, result.usage)
+
+A `str` context is the text itself; a `pathlib.Path` (or a list of paths) is read like the CLI's
+SOURCES (files, directories, PDF, DOCX). See docs/api.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence, Union
+
+from . import events as ev
+from .errors import ExitStatus, LimitExceeded, RLMError, UsageError
+
+ContextArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]], Any]
+
+# backend name -> LiteLLM provider prefix put in front of `model_name` (None: model_name as given).
+BACKEND_PREFIX = {
+    "openai": "openai", "vllm": "openai", "openai_compatible": "openai", "azure_openai": "azure",
+    "anthropic": "anthropic", "gemini": "gemini", "openrouter": "openrouter", "ollama": "ollama",
+    "local": "local", "scripted": "scripted", "litellm": None,
+}
+_ENDPOINT_KEYS = ("model_name", "api_base", "base_url", "api_key", "input_cost_per_token",
+                  "output_cost_per_token", "max_input_tokens", "backend")
+
+
+@dataclass
+class RLMResult:
+    """What `RLM.completion` returns. `response` is None when a limit stopped the run (status "limit")."""
+
+    response: str | None
+    status: str  # ok | limit
+    run_id: str
+    usage: dict  # per model: calls, prompt_tokens, completion_tokens, cost_usd
+    cost: float  # USD over the whole tree
+    trajectory: list[dict] = field(default_factory=list)  # the run's events, as in the trajectory file
+    iterations: int = 0
+    calls: int = 0
+    sub_calls: int = 0
+    tokens: int = 0
+    duration_s: float = 0.0
+    root_model: str = ""
+    sub_model: str = ""
+    error: str | None = None
+    trajectory_path: str | None = None
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.status == "ok" else ExitStatus.LIMIT
+
+    def __str__(self) -> str:
+        return self.response or ""
+
+
+class RLM:
+    """A configured Recursive Language Model. Thread-safe: one instance may answer many questions."""
+
+    def __init__(self, backend: str = "openai", backend_kwargs: dict | None = None,
+                 sub_backend_kwargs: dict | None = None, *, profile: str | None = None, config: str | None = None,
+                 verbose: bool = False, max_iterations: int | None = None, max_depth: int | None = None,
+                 max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
+                 timeout: float | None = None, exec_timeout: float = 60.0, concurrency: int | None = None,
+                 sandbox: str = "auto", save_trajectory: bool = True):
+        if sandbox not in ("auto", "strict", "basic"):
+            raise UsageError(f"sandbox={sandbox!r}: use 'auto', 'strict' or 'basic'")
+        self.verbose = verbose
+        self.limits = {"max_iterations": max_iterations, "max_depth": max_depth, "max_calls": max_calls,
+                       "max_cost": max_cost, "max_tokens": max_tokens, "timeout": timeout}
+        self.exec_timeout = exec_timeout
+        self.sandbox = sandbox
+        self.save_trajectory = save_trajectory
+        if profile is not None or backend_kwargs is None:
+            self._from_profile(profile, config, concurrency)
+        else:
+            self._from_kwargs(backend, backend_kwargs, sub_backend_kwargs, concurrency)
+
+    # ---- set-up -------------------------------------------------------------------------------------
+    def _from_profile(self, profile: str | None, config: str | None, concurrency: int | None) -> None:
+        from . import config as cfg
+
+        resolved = cfg.resolve(profile=profile, config_path=config, concurrency=concurrency or 8)
+        self.backend, self.root_model, self.sub_model = resolved.backend, resolved.root_model, resolved.sub_model
+        self.profile_limits = dict(resolved.limits or {})
+        self.concurrency = concurrency or resolved.concurrency or 8
+
+    def _from_kwargs(self, backend: str, kwargs: dict, sub_kwargs: dict | None, concurrency: int | None) -> None:
+        from .llm import LLMBackend
+
+        root = _endpoint(backend, kwargs)
+        sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
+        self.concurrency = concurrency or 8
+        endpoints = {root.model: root, sub.model: sub}
+        self.backend = LLMBackend(endpoints, default_api_base=root.api_base, concurrency=self.concurrency)
+        self.root_model, self.sub_model = root.model, sub.model
+        self.profile_limits = {}
+
+    # ---- answering ----------------------------------------------------------------------------------
+    def completion(self, query: str, context: ContextArg = "", *, include: Sequence[str] = (),
+                   exclude: Sequence[str] = (), password: str | None = None) -> RLMResult:
+        """Answer `query` about `context` (text, a path, or a list of paths). Raises RLMError subclasses
+        (InputError, BackendError, ...) on failure; a limit reached without an answer gives status "limit"."""
+        if not isinstance(query, str) or not query.strip():
+            raise UsageError("the query is empty")
+        ctx = load_context(context, include=include, exclude=exclude, password=password)
+        run = self._make_run()
+        collected: list[dict] = []
+        sinks = self._sinks(run, collected)
+        try:
+            return self._execute(run, query, ctx, collected)
+        finally:
+            for sink in sinks:
+                getattr(sink, "close", lambda: None)()
+
+    async def acompletion(self, query: str, context: ContextArg = "", **kwargs) -> RLMResult:
+        """`completion` in a worker thread, so an event loop stays responsive (and can run several)."""
+        return await asyncio.to_thread(self.completion, query, context, **kwargs)
+
+    def _make_run(self):
+        from .engine import Run, RunConfig
+        from .sandbox import SandboxOptions
+        from .usage import Limits
+
+        values = {k: v if v is not None else self.profile_limits.get(k) for k, v in self.limits.items()}
+        defaults = Limits()
+        limits = Limits(**{k: v if v is not None else getattr(defaults, k) for k, v in values.items()})
+        sandbox = SandboxOptions(exec_timeout=self.exec_timeout, confine=_confine_spec(self.sandbox))
+        return Run(self.backend, RunConfig(self.root_model, self.sub_model, limits, self.concurrency, sandbox))
+
+    def _sinks(self, run, collected: list[dict]) -> list:
+        from . import secrets
+
+        sinks: list = [lambda event: collected.append(secrets.redact_obj(event.to_dict()))]
+        if self.save_trajectory:
+            from .trajectory import TrajectoryWriter
+
+            writer = TrajectoryWriter(run.run_id)
+            run.trajectory_path = writer.path
+            sinks.append(writer)
+        if self.verbose:
+            from .display import PlainLines
+
+            sinks.append(PlainLines(sys.stderr, verbose=True, quiet=False))
+        for sink in sinks:
+            run.bus.add(sink)
+        return sinks
+
+    def _execute(self, run, query: str, ctx, collected: list[dict]) -> RLMResult:
+        for warning in ctx.warnings:
+            run.bus.emit(ev.WARNING, message=warning)
+        try:
+            answer, status, error = run.answer(query, ctx).answer, "ok", None
+        except LimitExceeded as exc:
+            answer, status, error = None, "limit", str(exc)
+        except RLMError as exc:
+            run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
+            raise
+        except BaseException as exc:
+            kind = ev.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ev.FAILED
+            run.bus.emit(kind, error=f"{type(exc).__name__}: {exc}", **_totals(run))
+            raise
+        code = ExitStatus.OK if status == "ok" else ExitStatus.LIMIT
+        run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
+                     usage=run.usage.as_dict(), **_totals(run))
+        return _result(run, answer, status, error, collected)
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def _endpoint(backend: str, kwargs: dict):
+    from .llm import Endpoint
+
+    if backend not in BACKEND_PREFIX:
+        raise UsageError(f"backend={backend!r}: unknown backend (use one of {', '.join(sorted(BACKEND_PREFIX))})")
+    name = kwargs.get("model_name")
+    if not name:
+        raise UsageError(f"backend_kwargs for {backend!r} need 'model_name'")
+    prefix = BACKEND_PREFIX[backend]
+    model = name if prefix is None or name.startswith(prefix + "/") else f"{prefix}/{name}"
+    params = {k: v for k, v in kwargs.items() if k not in _ENDPOINT_KEYS}
+    return Endpoint(model, api_base=kwargs.get("api_base") or kwargs.get("base_url"), api_key=kwargs.get("api_key"),
+                    params=params, input_cost_per_token=kwargs.get("input_cost_per_token"),
+                    output_cost_per_token=kwargs.get("output_cost_per_token"),
+                    max_input_tokens=kwargs.get("max_input_tokens"))
+
+
+def load_context(context: ContextArg, *, include=(), exclude=(), password=None):
+    """str -> the text itself; Path or list of paths -> read like the CLI's SOURCES; a Context as is."""
+    from .context import Context
+
+    if isinstance(context, Context):
+        return context
+    if isinstance(context, str):
+        return Context.from_text(context)
+    if isinstance(context, os.PathLike):
+        paths = [os.fspath(context)]
+    elif isinstance(context, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in context):
+        paths = [os.fspath(p) for p in context]
+    else:
+        raise UsageError(f"context: expected str, a path or a list of paths, not {type(context).__name__}")
+    if not paths:
+        raise UsageError("context: the list of paths is empty")
+    from .ingest import load_sources
+
+    return load_sources(paths, include=list(include), exclude=list(exclude), password=password)
+
+
+def _confine_spec(mode: str) -> dict | None:
+    try:
+        from .confine_host import spec_for_mode
+    except ImportError:  # confinement layers not available in this build: process isolation only
+        return None
+    return spec_for_mode(mode)
+
+
+def _totals(run) -> dict:
+    u = run.usage
+    return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
+            "duration_s": round(run.budget.elapsed(), 3)}
+
+
+def _result(run, answer, status, error, collected) -> RLMResult:
+    u = run.usage
+    path = getattr(run, "trajectory_path", None)
+    return RLMResult(response=answer, status=status, run_id=run.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
+                     trajectory=list(collected), iterations=run.root_iterations, calls=u.calls, sub_calls=u.sub_calls,
+                     tokens=u.tokens, duration_s=round(run.budget.elapsed(), 3), root_model=run.config.root_model,
+                     sub_model=run.config.sub, error=error, trajectory_path=str(path) if path else None)
+
+
+__all__ = ["RLM", "RLMResult", "load_context"]
