@@ -1,0 +1,196 @@
+"""The measurements shared by bench.core and bench.overhead. Each returns a plain dict."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import bench_env, median, rlm_argv, run_watched
+from .stub import BenchStub, ModelScript
+
+FINAL_OK = "```repl\nFINAL('ok')\n```"
+
+
+def _fence(code: str) -> str:
+    return f"```repl\n{code}\n```"
+
+
+# ---- CLI start ----------------------------------------------------------------------------------
+def _wall(argv: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def help_vs_import(runs: int = 15) -> dict:
+    """Median wall time of `rlm --help` and of `python -c "import typer, rich"` (alternating runs)."""
+    with tempfile.TemporaryDirectory() as home:
+        env = bench_env(home)
+        helps, imports = [], []
+        _wall([*rlm_argv(), "--help"], env)  # warm the page cache / bytecode
+        for _ in range(runs):
+            helps.append(_wall([*rlm_argv(), "--help"], env))
+            imports.append(_wall([sys.executable, "-c", "import typer, rich"], env))
+    h, i = median(helps), median(imports)
+    return {"help_s": h, "import_s": i, "ratio": h / i, "runs": runs}
+
+
+def first_request(runs: int = 7) -> dict:
+    """Seconds from spawning `rlm ask file q -m openai/x --api-base URL` to the stub seeing the first request."""
+    delays, walls = [], []
+    with tempfile.TemporaryDirectory() as tmp, BenchStub({"*": ModelScript(default=FINAL_OK)}) as stub:
+        doc = Path(tmp, "doc.txt")
+        doc.write_text("The quick brown fox. " * 500)
+        env = bench_env(Path(tmp, "home"))
+        argv = [*rlm_argv(), "ask", str(doc), "what animal?", "-m", "openai/x", "--api-base", stub.url, "-q"]
+        for _ in range(runs + 1):
+            stub.reset()
+            t0 = time.time()
+            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            walls.append(time.time() - t0)
+            delays.append(stub.chat()[0].received_at - t0)
+    delays, walls = delays[1:], walls[1:]  # the first run warms caches
+    return {"first_request_s": median(delays), "min_s": min(delays), "max_s": max(delays),
+            "whole_run_s": median(walls), "runs": runs}
+
+
+def per_iteration(iterations: int = 20) -> dict:
+    """Orchestration time per root iteration with a zero-latency stub: gap between consecutive root requests."""
+    code = "n = globals().get('n', 0) + 1\nprint(n)\nif n >= %d: FINAL(str(n))" % iterations
+    with tempfile.TemporaryDirectory() as tmp, BenchStub({"*": ModelScript(default=_fence(code))}) as stub:
+        doc = Path(tmp, "doc.txt")
+        doc.write_text("filler text. " * 1000)
+        env = bench_env(Path(tmp, "home"))
+        argv = [*rlm_argv(), "ask", str(doc), "count", "-m", "openai/x", "--api-base", stub.url, "-q",
+                "--max-iterations", str(iterations + 2)]
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        reqs = stub.chat()
+    gaps = [b.received_at - a.answered_at for a, b in zip(reqs, reqs[1:])]
+    return {"iterations": len(reqs), "per_iteration_s": median(gaps), "max_s": max(gaps) if gaps else float("nan")}
+
+
+# ---- REPL ----------------------------------------------------------------------------------------
+def repl_roundtrip(n: int = 3000, code: str = "x = 1") -> dict:
+    """Per-exec round trip of SubprocessSandbox.execute on a trivial block (host -> worker -> host)."""
+    from rlm_cli.sandbox import SubprocessSandbox
+
+    def handler(fn, args):  # not called by the trivial block
+        return []
+
+    with SubprocessSandbox("hello world") as sb:
+        t0 = time.perf_counter()
+        sb.execute("pass", handler)
+        start_s = time.perf_counter() - t0
+        for _ in range(50):
+            sb.execute(code, handler)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            res = sb.execute(code, handler)
+            times.append(time.perf_counter() - t0)
+        assert res.error is None, res.error
+        layers = list(sb.layers)
+    times.sort()
+    return {"median_ms": median(times) * 1e3, "p95_ms": times[int(0.95 * len(times))] * 1e3,
+            "mean_ms": sum(times) / len(times) * 1e3, "n": n, "worker_start_ms": start_s * 1e3, "layers": layers}
+
+
+def llm_query_roundtrip(n: int = 300) -> dict:
+    """A REPL block doing one llm_query answered by an in-process handler: the sub-call channel cost."""
+    from rlm_cli.sandbox import SubprocessSandbox
+
+    def handler(fn, args):
+        return ["ok" for _ in args.get("prompts") or [1]]
+
+    with SubprocessSandbox("hello") as sb:
+        sb.execute("r = llm_query('hi')", handler)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sb.execute("r = llm_query('hi')", handler)
+            times.append(time.perf_counter() - t0)
+    return {"median_ms": median(times) * 1e3, "n": n}
+
+
+# ---- big contexts ---------------------------------------------------------------------------------
+def write_big_text(path: Path, mb: int, needles: int = 1000) -> int:
+    """A `mb` MB ASCII file of filler lines with `needles` 'NEEDLE-<n>' markers spread evenly."""
+    line = "The committee reviewed the quarterly figures and found nothing unusual in the ledger.\n"
+    block = line * 12000  # ~1 MB
+    total = mb * 1_000_000
+    every = max(1, total // len(block) // needles)
+    written, k, i = 0, 0, 0
+    with open(path, "w", encoding="ascii") as f:
+        while written < total:
+            chunk = block if i % every else f"NEEDLE-{k:06d} is here.\n" + block[len(line):]
+            if i % every == 0:
+                k += 1
+            chunk = chunk[: total - written]
+            f.write(chunk)
+            written += len(chunk)
+            i += 1
+    return k
+
+
+def big_context(mb: int, tmpdir: str | None = None) -> dict:
+    """`rlm ask` on an `mb` MB text file with a one-turn scripted model that runs a regex over the whole context."""
+    with tempfile.TemporaryDirectory(dir=tmpdir) as tmp:
+        doc = Path(tmp, f"ctx-{mb}mb.txt")
+        t0 = time.perf_counter()
+        expected = write_big_text(doc, mb)
+        gen_s = time.perf_counter() - t0
+        code = "import re\nFINAL(str(len(re.findall(r'NEEDLE-\\d+', context))))"
+        script = Path(tmp, "model.json")
+        script.write_text(json.dumps({"rules": [{"when": "", "reply": _fence(code)}]}))
+        trace = Path(tmp, "trace.jsonl")
+        env = bench_env(Path(tmp, "home"))
+        argv = [*rlm_argv(), "ask", str(doc), "how many needles?", "-m", f"scripted/{script}", "--json",
+                "--trace", str(trace), "--no-cache", "-q", "--exec-timeout", "600"]
+        r = run_watched(argv, env)
+        if r["rc"] != 0:
+            raise RuntimeError(f"rlm ask on {mb} MB failed ({r['rc']}): {r['stderr'][-500:]}")
+        answer = json.loads(r["stdout"])["answer"]
+        events = [json.loads(line) for line in trace.read_text().splitlines()]
+    t = {e["kind"]: e for e in events}
+    code_end = t["code_end"]
+    worker_and_load = code_end["t"] - t["code_start"]["t"] - code_end["data"]["duration_s"]
+    size_mb = mb * 1_000_000 / 2**20
+    return {
+        "context_mb": mb, "file_gen_s": gen_s, "wall_s": r["wall_s"],
+        "before_run_s": r["wall_s"] - t["run_end"]["t"],  # interpreter start + imports + ingestion + exit
+        "worker_start_and_load_s": worker_and_load, "regex_pass_s": code_end["data"]["duration_s"],
+        "host_rss_mb": r["host_rss_mb"], "worker_rss_mb": r["worker_rss_mb"],
+        "rss_over_context": max(r["host_rss_mb"], r["worker_rss_mb"]) / size_mb,
+        "sum_rss_over_context": (r["host_rss_mb"] + r["worker_rss_mb"]) / size_mb,
+        "swapped_pages": r["swapped_pages"], "answer_ok": answer == str(expected), "answer": answer,
+        "expected": str(expected),
+    }
+
+
+# ---- fan-out --------------------------------------------------------------------------------------
+def fanout(concurrency: int, n: int = 64, latency: float = 1.0) -> dict:
+    """64 llm_query_batched sub-calls against a sub model that takes `latency` s each, through `rlm ask`."""
+    code = f"r = llm_query_batched(['item %d' % i for i in range({n})])\nFINAL(str(sum(x == 'done' for x in r)))"
+    scripts = {"root": ModelScript(default=_fence(code)), "sub": ModelScript(default="done")}
+    with tempfile.TemporaryDirectory() as tmp, BenchStub(scripts, latency_per_model={"sub": latency}) as stub:
+        doc = Path(tmp, "doc.txt")
+        doc.write_text("filler. " * 1000)
+        env = bench_env(Path(tmp, "home"))
+        argv = [*rlm_argv(), "ask", str(doc), "fan out", "-m", "openai/root", "--sub-model", "openai/sub",
+                "--api-base", stub.url, "--concurrency", str(concurrency), "--json", "-q"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        subs = stub.chat("sub")
+        in_flight = stub.server.max_in_flight
+    if proc.returncode != 0:
+        raise RuntimeError(f"fan-out run failed ({proc.returncode}): {proc.stderr[-400:]}")
+    answer = json.loads(proc.stdout)["answer"]
+    span = max(r.answered_at for r in subs) - min(r.received_at for r in subs)
+    ideal = math.ceil(n / concurrency) * latency
+    return {"concurrency": concurrency, "n": n, "latency_s": latency, "batch_s": span, "ideal_s": ideal,
+            "ratio": span / ideal, "wall_s": wall, "max_in_flight": in_flight, "all_ok": answer == str(n)}
