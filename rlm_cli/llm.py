@@ -1,10 +1,12 @@
-"""Real model backends: LiteLLM for any provider, with a fast path for OpenAI-compatible endpoints.
+"""Real model backends: a LiteLLM Router for every provider, with a fast start for OpenAI-compatible ones.
 
-litellm takes ~3 s to import. `openai/...` models (OpenAI itself, vLLM, llama.cpp server, a LiteLLM
-proxy, any OpenAI-compatible server) go through the `openai` SDK directly (0.4 s), with prices and
-context windows read from litellm's bundled price file without importing litellm. Every other
-provider goes through `litellm.completion`, whose import starts in a background thread as soon
-as we know it will be needed.
+litellm takes ~3 s to import here. The Router (retries with backoff, fallbacks between model names,
+load balancing over deployments sharing a model_name) is built in a background thread. Until it is
+ready, calls whose deployments are all `openai/...` (OpenAI, vLLM, llama.cpp server, a LiteLLM proxy,
+any OpenAI-compatible server) go through the `openai` SDK (0.4 s import) with the SDK's own retries
+and the same fallback order; other providers wait for the Router. Prices and context windows come
+from `model_info` or from litellm's bundled price file, read without importing litellm.
+`rlm.router: always` in the config waits for the Router even for the first call; `never` skips it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import functools
 import importlib.util
 import json
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,24 +27,41 @@ from . import secrets
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices from the network
 
 FAST_PREFIXES = ("openai/",)
+_NOT_SENT = ("timeout", "stream", "max_retries", "rpm", "tpm", "num_retries", "weight", "order")
 
 
 @dataclass
 class Endpoint:
-    """How to reach one model: LiteLLM's `litellm_params` (model, api_base, api_key, ...)."""
+    """How to reach one deployment: LiteLLM's `litellm_params` (model, api_base, api_key, ...)."""
 
     model: str
     api_base: str | None = None
     api_key: str | None = None
-    params: dict = field(default_factory=dict)  # any other litellm_params (timeout, temperature, ...)
+    params: dict = field(default_factory=dict)  # any other litellm_params (timeout, temperature, rpm, ...)
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     max_input_tokens: int | None = None
     fast_path: bool = True
+    name: str | None = None  # the model_name it serves (None: same as model)
+    id: str = ""  # deployment id given to the Router (model_info.id)
 
     @property
     def uses_fast_path(self) -> bool:
         return self.fast_path and self.model.startswith(FAST_PREFIXES)
+
+    def router_entry(self) -> dict:
+        params = {"model": self.model, **{k: v for k, v in self.params.items() if k not in ("stream",)}}
+        if self.api_base:
+            params["api_base"] = self.api_base
+        if self.api_key:
+            params["api_key"] = self.api_key
+        elif self.api_base and self.model.startswith(FAST_PREFIXES):
+            params["api_key"] = "sk-none"  # local OpenAI-compatible servers want some key
+        info = {"id": self.id}
+        for k in ("input_cost_per_token", "output_cost_per_token", "max_input_tokens"):
+            if getattr(self, k) is not None:
+                info[k] = getattr(self, k)
+        return {"model_name": self.name or self.model, "litellm_params": params, "model_info": info}
 
 
 # ---- litellm, imported off the critical path ---------------------------------------------------
@@ -61,8 +81,12 @@ def prefetch_litellm() -> None:
 
 def _import_litellm():
     global _litellm
+    import logging
+
     import litellm
 
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # its warnings would garble our stderr
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     _litellm = litellm
@@ -105,56 +129,150 @@ def _cost(ep: Endpoint, prompt_tokens: int, completion_tokens: int) -> float:
     return prompt_tokens * (pin or 0.0) + completion_tokens * (pout or 0.0)
 
 
+def prices(ep: Endpoint) -> tuple[float | None, float | None]:
+    """(input, output) USD per token, None when unknown."""
+    info = model_info(ep.model)
+    pin = ep.input_cost_per_token if ep.input_cost_per_token is not None else info.get("input_cost_per_token")
+    pout = ep.output_cost_per_token if ep.output_cost_per_token is not None else info.get("output_cost_per_token")
+    return pin, pout
+
+
 def context_window(ep: Endpoint) -> int | None:
     return ep.max_input_tokens or model_info(ep.model).get("max_input_tokens")
 
 
 # ---- the backend ---------------------------------------------------------------------------------
-class LLMBackend:
-    """Model(name) -> Endpoint; completes through the openai SDK (fast path), LiteLLM, or a scripted model."""
+@dataclass
+class RouterOptions:
+    """What the config says about routing: LiteLLM's router_settings/litellm_settings and rlm's mode."""
 
-    def __init__(self, endpoints: dict[str, Endpoint] | None = None, *, default_api_base: str | None = None,
-                 max_retries: int = 3, timeout: float = 600.0, concurrency: int = 8):
-        self.endpoints = dict(endpoints or {})
+    router_settings: dict = field(default_factory=dict)
+    litellm_settings: dict = field(default_factory=dict)
+    mode: str = "auto"  # auto: fast path until the Router is ready | always: Router only | never: no Router
+
+    @property
+    def num_retries(self) -> int:
+        n = self.router_settings.get("num_retries", self.litellm_settings.get("num_retries", 3))
+        return int(n if n is not None else 3)
+
+    @property
+    def fallbacks(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for item in self.router_settings.get("fallbacks") or []:
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    out.setdefault(str(k), []).extend([v] if isinstance(v, str) else list(v or []))
+        return out
+
+
+class LLMBackend:
+    """Model name -> deployments; completes through the Router, the openai SDK (fast start) or a scripted model."""
+
+    def __init__(self, endpoints: dict[str, Endpoint | list[Endpoint]] | None = None, *,
+                 default_api_base: str | None = None, max_retries: int | None = None, timeout: float = 600.0,
+                 concurrency: int = 8, options: RouterOptions | None = None):
+        self.options = options or RouterOptions()
+        self.groups: dict[str, list[Endpoint]] = {}
+        for name, eps in (endpoints or {}).items():
+            for ep in (eps if isinstance(eps, list) else [eps]):
+                self._add(name, ep)
         self.default_api_base = default_api_base
-        self.max_retries = max_retries
-        self.timeout = timeout
+        self.max_retries = self.options.num_retries if max_retries is None else max_retries
+        self.timeout = float(self.options.router_settings.get("timeout") or timeout)
         self.concurrency = concurrency
         self._clients: dict[tuple, object] = {}
         self._scripted: dict[str, ScriptedModel] = {}
         self._lock = threading.Lock()
-        for ep in self.endpoints.values():
-            if ep.api_key:
-                secrets.register(ep.api_key)
+        self._router = None
+        self._router_error: BaseException | None = None
+        self._router_thread: threading.Thread | None = None
+
+    def _add(self, name: str, ep: Endpoint) -> None:
+        ep.name = ep.name or name
+        ep.id = ep.id or f"{name}#{len(self.groups.get(name, []))}"
+        if ep.api_key:
+            secrets.register(ep.api_key)
+        self.groups.setdefault(name, []).append(ep)
+
+    @property
+    def endpoints(self) -> dict[str, Endpoint]:
+        return {name: eps[0] for name, eps in self.groups.items()}
 
     def endpoint(self, model: str) -> Endpoint:
-        ep = self.endpoints.get(model)
-        if ep is None:
-            ep = Endpoint(model, api_base=self.default_api_base)
-            self.endpoints[model] = ep
-        return ep
+        """The (first) deployment behind a model name; unknown names are LiteLLM model strings."""
+        eps = self.groups.get(model)
+        if not eps:
+            with self._lock:
+                if model not in self.groups:
+                    self._add(model, Endpoint(model, api_base=self.default_api_base))
+            eps = self.groups[model]
+        return eps[0]
 
+    def chain(self, model: str) -> list[str]:
+        """The model name, then its fallbacks (router_settings.fallbacks), in order."""
+        self.endpoint(model)
+        names = [model] + [n for n in self.options.fallbacks.get(model, []) if n != model]
+        for n in names:
+            self.endpoint(n)
+        return names
+
+    def _fast_ok(self, model: str) -> bool:
+        return self.options.mode != "always" and all(ep.uses_fast_path for n in self.chain(model) for ep in self.groups[n])
+
+    # ---- warm-up: Router and local models, in the background ---------------------------------------
     def warm_up(self, models: list[str]) -> None:
-        """Called at start: begin importing what the named models will need, in the background."""
-        for name in models:
-            if name.startswith("scripted/"):
-                continue
-            if not self.endpoint(name).uses_fast_path:
-                prefetch_litellm()
+        """Called at start: begin building what the named models need, in the background."""
+        real = [m for m in models if not m.startswith("scripted/")]
+        if not real:
+            return
+        for name in real:
+            for n in self.chain(name):
+                for ep in self.groups[n]:
+                    if ep.model.startswith("local/"):
+                        from . import local_model
 
+                        local_model.preload(ep.model)
+        if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
+            self.start_router()
+
+    def start_router(self) -> None:
+        with self._lock:
+            if self._router is None and self._router_thread is None and self.options.mode != "never":
+                self._router_thread = threading.Thread(target=self._build_router, name="rlm-router", daemon=True)
+                self._router_thread.start()
+
+    def _build_router(self) -> None:
+        try:
+            self._router = build_router(self.groups, self.options, self.max_retries, self.timeout)
+        except BaseException as exc:  # reported to the caller that waits for the Router
+            self._router_error = exc
+
+    def router(self):
+        """The Router, waiting for its construction if needed."""
+        if self._router is None:
+            self.start_router()
+            if self._router_thread is not None:
+                self._router_thread.join()
+            if self._router is None:
+                raise self._router_error or BackendError("the LiteLLM router is disabled (rlm.router: never)")
+        return self._router
+
+    @property
+    def router_ready(self) -> bool:
+        return self._router is not None
+
+    # ---- completion ---------------------------------------------------------------------------------
     def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
         if model.startswith("scripted/"):
             return self._scripted_model(model).complete(model, messages, timeout=timeout)
-        ep = self.endpoint(model)
-        timeout = min(timeout or self.timeout, float(ep.params.get("timeout") or self.timeout))
+        timeout = min(timeout or self.timeout, self.timeout)
         t0 = time.monotonic()
-        try:
-            if ep.uses_fast_path:
-                text, usage = self._openai_complete(ep, messages, timeout)
-            else:
-                text, usage = self._litellm_complete(ep, messages, timeout)
-        except Exception as exc:
-            raise backend_error(exc, ep) from None
+        if self._router is None and self._fast_ok(model):
+            if self.options.mode == "auto":
+                self.start_router()  # built while this request is on the wire
+            ep, text, usage = self._fast_complete(model, messages, timeout)
+        else:
+            ep, text, usage = self._router_complete(model, messages, timeout)
         pt = usage[0] if usage[0] is not None else sum(approx_tokens(str(m.get("content", ""))) for m in messages)
         ct = usage[1] if usage[1] is not None else approx_tokens(text)
         return Completion(text, model, pt, ct, _cost(ep, pt, ct), time.monotonic() - t0)
@@ -164,6 +282,38 @@ class LLMBackend:
             if model not in self._scripted:
                 self._scripted[model] = ScriptedModel.from_file(model.split("/", 1)[1])
             return self._scripted[model]
+
+    def _router_complete(self, model: str, messages: list[dict], timeout: float):
+        first = self.endpoint(model)
+        try:
+            router = self.router()
+            resp = router.completion(model=model, messages=messages, timeout=timeout)
+        except Exception as exc:
+            raise backend_error(exc, first) from None
+        served = (getattr(resp, "_hidden_params", None) or {}).get("model_id")
+        ep = next((e for n in self.chain(model) for e in self.groups[n] if e.id == served), first)
+        text = resp.choices[0].message.content or "" if resp.choices else ""
+        u = getattr(resp, "usage", None)
+        return ep, text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
+
+    def _fast_complete(self, model: str, messages: list[dict], timeout: float):
+        """The Router's behaviour for OpenAI-compatible deployments before the Router exists:
+        SDK retries with backoff per deployment, deployments shuffled, then the fallback model names."""
+        import openai
+
+        error, failed_ep = None, None
+        for name in self.chain(model):
+            eps = list(self.groups[name])
+            random.shuffle(eps)
+            for ep in eps:
+                try:
+                    text, usage = self._openai_complete(ep, messages, min(timeout, float(ep.params.get("timeout") or timeout)))
+                    return ep, text, usage
+                except openai.BadRequestError as exc:  # the request itself is wrong: another server will not help
+                    raise backend_error(exc, ep) from None
+                except Exception as exc:
+                    error, failed_ep = exc, ep
+        raise backend_error(error, failed_ep) from None
 
     def _client(self, ep: Endpoint):
         key = (ep.api_base, ep.api_key)
@@ -186,40 +336,33 @@ class LLMBackend:
 
     def _openai_complete(self, ep: Endpoint, messages: list[dict], timeout: float):
         client = self._client(ep)
-        params = {k: v for k, v in ep.params.items() if k not in ("timeout", "stream", "max_retries", "rpm", "tpm")}
+        params = {k: v for k, v in ep.params.items() if k not in _NOT_SENT}
         name = ep.model.split("/", 1)[1]
-        if ep.params.get("stream"):
-            stream = client.chat.completions.create(model=name, messages=messages, stream=True, timeout=timeout,
-                                                    stream_options={"include_usage": True}, **params)
-            parts, usage = [], (None, None)
-            for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    parts.append(chunk.choices[0].delta.content)
-                if getattr(chunk, "usage", None):
-                    usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            return "".join(parts), usage
         resp = client.chat.completions.create(model=name, messages=messages, timeout=timeout, **params)
         text = resp.choices[0].message.content or "" if resp.choices else ""
         u = resp.usage
         return text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
 
-    def _litellm_complete(self, ep: Endpoint, messages: list[dict], timeout: float):
-        litellm = get_litellm()
-        kwargs = {k: v for k, v in ep.params.items() if k not in ("timeout", "rpm", "tpm")}
-        if ep.api_base:
-            kwargs["api_base"] = ep.api_base
-        if ep.api_key:
-            kwargs["api_key"] = ep.api_key
-        kwargs.setdefault("num_retries", self.max_retries)
-        if kwargs.get("stream"):
-            kwargs["stream_options"] = {"include_usage": True}
-            chunks = list(litellm.completion(model=ep.model, messages=messages, timeout=timeout, **kwargs))
-            resp = litellm.stream_chunk_builder(chunks, messages=messages)
-        else:
-            resp = litellm.completion(model=ep.model, messages=messages, timeout=timeout, **kwargs)
-        text = resp.choices[0].message.content or ""
-        u = getattr(resp, "usage", None)
-        return text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
+
+def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_retries: int, timeout: float):
+    """A litellm.Router over every deployment (local/ models registered as a custom provider first)."""
+    import inspect
+
+    litellm = get_litellm()
+    if any(ep.model.startswith("local/") for eps in groups.values() for ep in eps):
+        from . import local_model
+
+        local_model.register_provider(litellm)
+    for key in ("drop_params", "modify_params", "request_timeout", "max_budget"):
+        if key in options.litellm_settings:
+            setattr(litellm, key, options.litellm_settings[key])
+    accepted = set(inspect.signature(litellm.Router.__init__).parameters) - {"self", "model_list"}
+    kwargs = {k: v for k, v in options.router_settings.items() if k in accepted}
+    kwargs.update(num_retries=num_retries, timeout=timeout)
+    if options.fallbacks:
+        kwargs["fallbacks"] = [{k: v} for k, v in options.fallbacks.items()]
+    entries = [ep.router_entry() for eps in groups.values() for ep in eps]
+    return litellm.Router(model_list=entries, **kwargs)
 
 
 def backend_error(exc: Exception, ep: Endpoint) -> Exception:
@@ -242,12 +385,13 @@ def backend_error(exc: Exception, ep: Endpoint) -> Exception:
         msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
     elif isinstance(exc, openai.APIConnectionError):
         msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
-    elif isinstance(exc, openai.BadRequestError) and "context" in detail.lower() and "length" in detail.lower():
+    elif isinstance(exc, openai.BadRequestError) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
         return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
     elif isinstance(exc, openai.APIStatusError):
         msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
     elif type(exc).__module__.startswith("litellm") or "LLM Provider NOT provided" in str(exc):
-        msg, hint = f"{ep.model}: unknown model or provider", "use provider/model, e.g. openai/gpt-4o-mini"
+        msg, hint = f"{ep.model}: {detail or 'unknown model or provider'}", "use provider/model, e.g. openai/gpt-4o-mini"
+        return BackendError(msg, hint=hint)
     else:
         return exc
     err = BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)

