@@ -1,0 +1,222 @@
+"""`python -m bench.tasks`: run rlm and a direct baseline on the same generated items, side by side.
+
+rlm runs as the real CLI (`rlm ask ... --json`, a subprocess per item). The direct baseline pastes
+the whole context (exactly the text rlm ingests) into one call, cut to the model's window, and
+says how much was cut. `--policy oracle` replaces the model with correct code (rlm side) and a
+perfect reader of the truncated text (baseline side): a sanity check of generators and scoring.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..common import bench_env, print_grid, rlm_argv, write_results
+from . import TASKS, generate, parse_length
+from .base import CHARS_PER_TOKEN, Item
+from .scoring import score
+
+DEFAULT_WINDOW = 32_000  # tokens, when the model's window is unknown (oracle, stub servers)
+ANSWER_RESERVE = 1_000  # tokens kept free for the question and the answer
+
+
+@dataclass
+class Outcome:
+    system: str  # rlm | direct
+    index: int
+    answer: str | None
+    score: float
+    seconds: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    status: str = "ok"
+    error: str | None = None
+    kept_fraction: float = 1.0  # direct baseline: share of the context that fit the window
+
+
+@dataclass
+class Args:
+    task: str
+    length: int
+    n: int
+    seed: int = 0
+    policy: str = "model"  # model | oracle
+    model: str | None = None
+    sub_model: str | None = None
+    api_base: str | None = None
+    profile: str | None = None
+    window: int | None = None
+    systems: list[str] = field(default_factory=lambda: ["rlm", "direct"])
+    timeout: float = 1800.0
+    extra: list[str] = field(default_factory=list)
+
+
+# ---- rlm -------------------------------------------------------------------------------------------
+def run_rlm(item: Item, a: Args, tmp: Path) -> Outcome:
+    from .oracle import scripted_model
+
+    sources = item.write(tmp / f"item{item.index}")
+    argv = [*rlm_argv(), "ask", *sources, item.question, "--json", "-q", "--no-cache"]
+    if a.policy == "oracle":
+        argv += ["-m", scripted_model(item, tmp / f"oracle{item.index}.json")]
+    else:
+        argv += _model_flags(a)
+    argv += a.extra
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(argv, env=bench_env(tmp / "home"), capture_output=True, text=True, timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        return Outcome("rlm", item.index, None, 0.0, time.perf_counter() - t0, status="timeout")
+    seconds = time.perf_counter() - t0
+    try:
+        obj = json.loads(proc.stdout)
+    except ValueError:
+        err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return Outcome("rlm", item.index, None, 0.0, seconds, status=f"exit {proc.returncode}", error=err)
+    usage = obj.get("usage") or {}
+    return Outcome("rlm", item.index, obj.get("answer"), score(item, obj.get("answer")), seconds,
+                   sum(u.get("prompt_tokens", 0) for u in usage.values()),
+                   sum(u.get("completion_tokens", 0) for u in usage.values()),
+                   float(obj.get("cost_usd") or 0.0), obj.get("status", "?"), obj.get("error"))
+
+
+def _model_flags(a: Args) -> list[str]:
+    flags = []
+    for flag, value in (("-m", a.model), ("--sub-model", a.sub_model), ("--api-base", a.api_base), ("-p", a.profile)):
+        if value:
+            flags += [flag, value]
+    return flags
+
+
+# ---- direct baseline ----------------------------------------------------------------------------------
+PROMPT = "{context}\n\n---\nAnswer the question about the text above.\nQuestion: {question}\nAnswer:"
+
+
+def context_text(sources: list[str]) -> str:
+    """Exactly the text rlm's ingestion builds for these sources."""
+    from rlm_cli.ingest import load_sources
+
+    return load_sources(sources, use_cache=False).text
+
+
+def truncate(text: str, window_tokens: int) -> tuple[str, float]:
+    keep = max(0, (window_tokens - ANSWER_RESERVE) * CHARS_PER_TOKEN)
+    if len(text) <= keep:
+        return text, 1.0
+    return text[:keep], keep / len(text)
+
+
+def run_direct(item: Item, a: Args, tmp: Path, backend, window: int) -> Outcome:
+    from .oracle import solve
+
+    text, kept = truncate(context_text(item.write(tmp / f"item{item.index}")), window)
+    t0 = time.perf_counter()
+    if a.policy == "oracle":
+        answer = solve(item, text)
+        return Outcome("direct", item.index, answer, score(item, answer), time.perf_counter() - t0,
+                       len(text) // CHARS_PER_TOKEN, 0, 0.0, "ok" if answer else "not in window", None, kept)
+    messages = [{"role": "user", "content": PROMPT.format(context=text, question=item.question)}]
+    try:
+        c = backend.complete(a.model, messages, timeout=a.timeout)
+    except Exception as exc:  # a backend failure is a result, not a crash of the benchmark
+        return Outcome("direct", item.index, None, 0.0, time.perf_counter() - t0, status="error",
+                       error=f"{type(exc).__name__}: {exc}"[:300], kept_fraction=kept)
+    return Outcome("direct", item.index, c.text, score(item, c.text), time.perf_counter() - t0, c.prompt_tokens,
+                   c.completion_tokens, c.cost_usd, "ok", None, kept)
+
+
+def _backend_and_window(a: Args):
+    if a.policy == "oracle":
+        return None, a.window or DEFAULT_WINDOW, "assumed" if not a.window else "given"
+    from rlm_cli import config
+    from rlm_cli.llm import context_window
+
+    resolved = config.resolve(profile=a.profile, model=a.model, sub_model=a.sub_model, api_base=a.api_base)
+    a.model = resolved.root_model
+    if a.window:
+        return resolved.backend, a.window, "given"
+    try:
+        known = context_window(resolved.backend.endpoint(a.model))
+    except Exception:
+        known = None
+    return resolved.backend, known or DEFAULT_WINDOW, "model info" if known else "assumed"
+
+
+# ---- report -------------------------------------------------------------------------------------------
+def summarize(outcomes: list[Outcome], system: str) -> dict:
+    mine = [o for o in outcomes if o.system == system]
+    if not mine:
+        return {}
+    n = len(mine)
+    return {"system": system, "n": n, "accuracy": sum(o.score for o in mine) / n,
+            "cost_usd": sum(o.cost_usd for o in mine), "prompt_tokens": sum(o.prompt_tokens for o in mine) / n,
+            "completion_tokens": sum(o.completion_tokens for o in mine) / n, "seconds": sum(o.seconds for o in mine) / n,
+            "failures": sum(o.status not in ("ok",) for o in mine),
+            "kept_fraction": sum(o.kept_fraction for o in mine) / n}
+
+
+def run(a: Args) -> dict:
+    items = generate(a.task, a.length, a.n, a.seed)
+    outcomes: list[Outcome] = []
+    backend, window, window_src = (None, None, None)
+    if "direct" in a.systems:
+        backend, window, window_src = _backend_and_window(a)
+    with tempfile.TemporaryDirectory(prefix="rlm-bench-tasks-") as tmp:
+        for item in items:
+            if "rlm" in a.systems:
+                outcomes.append(run_rlm(item, a, Path(tmp)))
+            if "direct" in a.systems:
+                outcomes.append(run_direct(item, a, Path(tmp), backend, window))
+            print("  item", item.index, " ".join(f"{o.system}={o.score:.2f}" for o in outcomes if o.index == item.index),
+                  flush=True)
+    return {"task": a.task, "length_tokens": a.length, "n": a.n, "seed": a.seed, "policy": a.policy,
+            "model": a.model if a.policy != "oracle" else "oracle", "window_tokens": window, "window_source": window_src,
+            "summary": [s for s in (summarize(outcomes, "rlm"), summarize(outcomes, "direct")) if s],
+            "items": [asdict(o) for o in outcomes]}
+
+
+def report(res: dict) -> None:
+    rows = []
+    for s in res["summary"]:
+        trunc = ""
+        if s["system"] == "direct":
+            trunc = f"kept {s['kept_fraction']:.0%} of context (window {res['window_tokens']:,} tok, {res['window_source']})"
+        rows.append([s["system"], f"{s['accuracy']:.3f}", f"${s['cost_usd']:.4f}", f"{s['prompt_tokens']:,.0f}",
+                     f"{s['completion_tokens']:,.0f}", f"{s['seconds']:.2f}", s["failures"], trunc])
+    title = (f"task {res['task']}  length {res['length_tokens']:,} tokens  n={res['n']}  seed={res['seed']}  "
+             f"policy={res['policy']}  model={res['model']}")
+    print_grid(title, ["system", "accuracy", "cost", "prompt tok/item", "compl tok/item", "s/item", "failed", "truncation"],
+               rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.tasks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", "-t", default="needle", choices=list(TASKS))
+    p.add_argument("--length", "-l", default="8K", help="context length in tokens: 8K, 128K, 1M, 10M ...")
+    p.add_argument("--n", type=int, default=5, help="items")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--policy", choices=["model", "oracle"], default="model")
+    p.add_argument("--profile", "-p", default=None)
+    p.add_argument("--model", "-m", default=None)
+    p.add_argument("--sub-model", default=None)
+    p.add_argument("--api-base", default=None)
+    p.add_argument("--window", type=int, default=None, help="direct baseline window in tokens (default: model info)")
+    p.add_argument("--only", choices=["rlm", "direct"], default=None, help="run one system only")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per item and system")
+    p.add_argument("--json-out", default=None)
+    p.add_argument("rlm_args", nargs="*", help="extra arguments for `rlm ask` (after --)")
+    ns = p.parse_args(argv)
+    if ns.policy == "model" and not (ns.model or ns.profile):
+        p.error("give -m MODEL or -p PROFILE (or --policy oracle)")
+    a = Args(ns.task, parse_length(ns.length), ns.n, ns.seed, ns.policy, ns.model, ns.sub_model, ns.api_base,
+             ns.profile, ns.window, [ns.only] if ns.only else ["rlm", "direct"], ns.timeout, ns.rlm_args)
+    res = run(a)
+    report(res)
+    path = write_results(f"tasks-{a.task}-{ns.length}", res, ns.json_out)
+    print(f"\nresults: {path}")
+    return 0

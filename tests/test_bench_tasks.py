@@ -1,0 +1,104 @@
+"""Fast sanity tests of the benchmark task generators, scoring, oracle, runner and latency stub."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from bench.stub import BenchStub, ModelScript
+from bench.tasks import TASKS, generate, parse_length
+from bench.tasks import oracle, runner, scoring
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_generators_are_seeded_and_sized(task):
+    a = generate(task, 8000, 2, seed=3)
+    b = generate(task, 8000, 2, seed=3)
+    c = generate(task, 8000, 2, seed=4)
+    assert [x.docs for x in a] == [x.docs for x in b]
+    assert [x.docs for x in a] != [x.docs for x in c]
+    for item in a:
+        assert 0.95 * 8000 * 4 <= item.chars <= 1.05 * 8000 * 4
+        assert item.question and item.answer not in (None, "", [])
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("length", [8000, 60000])
+def test_oracle_scores_full_marks_in_process(task, length):
+    for item in generate(task, length, 3, seed=1):
+        text = "".join(item.docs.values())
+        assert scoring.score(item, oracle.solve(item, text)) == 1.0, (item.question, item.answer)
+
+
+def test_oracle_code_does_not_contain_the_answer():
+    for task in ("needle", "multihop"):
+        item = generate(task, 8000, 1)[0]
+        assert str(item.answer) not in oracle.code_for(item)
+
+
+def test_multihop_spreads_facts_over_documents(tmp_path):
+    item = generate("multihop", 8000, 1)[0]
+    assert len(item.docs) == 6
+    sources = item.write(tmp_path)
+    assert sources == [str(tmp_path)] and len(list(tmp_path.iterdir())) == 6
+    hops = [name for name, text in item.docs.items() if item.params["person"] in text]
+    assert len(hops) == 1  # the first hop is in one document; the rest are elsewhere or distractors
+
+
+def test_scoring_rules():
+    assert scoring.numeric("There are 10 records.", 10) == 1.0
+    assert scoring.numeric("12", 10) == pytest.approx(0.75 ** 2)
+    assert scoring.numeric("none", 10) == 0.0
+    assert scoring.exact("The answer is 1234567.", "1234567") == 1.0
+    assert scoring.exact("12345678", "1234567") == 0.0
+    assert scoring.exact("Less common, not more", "less", ["more", "less", "same"]) == 1.0
+    assert scoring.exact("more or less", "less", ["more", "less", "same"]) == 0.0
+    assert scoring.multi("a-b-1=5\nc-d-2=7", ["a-b-1=5", "c-d-2=8"]) == 0.5
+    gold = ["u0001-u0002", "u0001-u0003", "u0002-u0003"]
+    assert scoring.pairs("u0002-u0001\nu0003-u0001\nu0002-u0003", gold) == 1.0
+    assert scoring.pairs("u0001-u0002\nu0009-u0008", gold) == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
+    assert scoring.pairs("", []) == 1.0
+
+
+def test_parse_length():
+    assert parse_length("8K") == 8000 and parse_length("10M") == 10_000_000 and parse_length("1500") == 1500
+
+
+def test_truncation_is_reported_and_costs_the_baseline():
+    text = "x" * 400_000
+    cut, kept = runner.truncate(text, 32_000)
+    assert len(cut) == (32_000 - runner.ANSWER_RESERVE) * 4 and kept == pytest.approx(len(cut) / len(text))
+    item = generate("needle", 200_000, 1)[0]
+    full = "".join(item.docs.values())
+    pos = full.index(item.answer)
+    window = max(2000, pos // 4 - 2000)  # a window that ends before the needle
+    cut, kept = runner.truncate(full, window)
+    assert kept < 1 and item.answer not in cut
+    assert scoring.score(item, oracle.solve(item, cut)) == 0.0
+
+
+def test_runner_end_to_end_with_oracle_through_the_cli(tmp_path):
+    a = runner.Args("needle", 8000, 2, seed=5, policy="oracle")
+    res = runner.run(a)
+    by = {s["system"]: s for s in res["summary"]}
+    assert by["rlm"]["accuracy"] == 1.0 and by["rlm"]["failures"] == 0
+    assert by["direct"]["accuracy"] == 1.0 and by["direct"]["kept_fraction"] == 1.0
+    assert all(o["answer"] == str(item.answer) for o, item in
+               zip([o for o in res["items"] if o["system"] == "rlm"], generate("needle", 8000, 2, seed=5)))
+
+
+def test_bench_stub_per_model_replies_and_latency():
+    scripts = {"slow": ModelScript(default="late"), "*": ModelScript([(r"key (\w+)", "got {1}")])}
+    with BenchStub(scripts, latency_per_model={"slow": 0.3}) as stub:
+        def ask(model, text):
+            body = json.dumps({"model": model, "messages": [{"role": "user", "content": text}]}).encode()
+            req = urllib.request.Request(stub.url + "/chat/completions", body, {"Content-Type": "application/json"})
+            t0 = time.monotonic()
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.load(r)["choices"][0]["message"]["content"], time.monotonic() - t0
+        assert ask("fast", "the key abc") [0] == "got abc"
+        text, took = ask("slow", "anything")
+        assert text == "late" and took >= 0.3
+        assert [r.model for r in stub.chat()] == ["fast", "slow"]
