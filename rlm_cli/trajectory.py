@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths, secrets
@@ -51,3 +54,128 @@ def read_events(path: Path) -> list[Event]:
             except (ValueError, KeyError):
                 continue
     return events
+
+
+# ---- saved runs -----------------------------------------------------------------------------------
+_END_KINDS = ("run_end", "interrupted", "failed")
+_TAIL_BYTES = 64 * 1024
+
+
+@dataclass
+class RunInfo:
+    """One saved run, read cheaply (first line and the file's tail) for `rlm logs list`."""
+
+    run_id: str
+    path: Path
+    started: float  # epoch seconds
+    question: str = ""
+    status: str = "incomplete"  # ok | limit | error | interrupted | incomplete (killed or still running)
+    cost_usd: float = 0.0
+    calls: int = 0
+    duration_s: float | None = None
+    size_bytes: int = 0
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "path": str(self.path), "started": self.started, "question": self.question,
+                "status": self.status, "cost_usd": self.cost_usd, "calls": self.calls,
+                "duration_s": self.duration_s, "size_bytes": self.size_bytes}
+
+
+def run_files(directory: Path | None = None) -> list[Path]:
+    """Saved trajectories, oldest first (run ids start with a sortable timestamp; mtime breaks ties)."""
+    d = directory or runs_dir()
+    if not d.is_dir():
+        return []
+    files = [p for p in d.glob("*.jsonl") if p.is_file()]
+    return sorted(files, key=lambda p: (_started(p), p.name))
+
+
+def _started(path: Path) -> float:
+    m = re.match(r"(\d{8}-\d{6})", path.name)
+    if m:
+        try:
+            return time.mktime(time.strptime(m.group(1), "%Y%m%d-%H%M%S"))
+        except ValueError:
+            pass
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _json_lines(chunk: bytes) -> list[dict]:
+    out = []
+    for raw in chunk.split(b"\n"):
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def run_info(path: Path) -> RunInfo:
+    path = Path(path)
+    info = RunInfo(path.stem, path, _started(path))
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+            f.seek(0, os.SEEK_END)
+            info.size_bytes = size = f.tell()
+            f.seek(max(0, size - _TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return info
+    for obj in _json_lines(first)[:1]:
+        d = obj.get("data") or {}
+        info.question = str(d.get("question", ""))
+        info.run_id = str(d.get("run_id") or info.run_id)
+    for obj in reversed(_json_lines(tail)):
+        d = obj.get("data") or {}
+        if obj.get("kind") in _END_KINDS and info.status == "incomplete":
+            info.status = str(d.get("status") or ("interrupted" if obj["kind"] == "interrupted" else "error"))
+            info.duration_s = d.get("duration_s")
+        totals = d.get("totals") if obj.get("kind") == "model_end" else d if obj.get("kind") in _END_KINDS else None
+        if totals and "cost_usd" in totals:
+            info.cost_usd = float(totals.get("cost_usd") or 0.0)
+            info.calls = int(totals.get("calls") or 0)
+            if info.duration_s is None:
+                info.duration_s = totals.get("elapsed_s")
+            break
+    return info
+
+
+def find_run(ref: str, directory: Path | None = None) -> Path:
+    """A run by id, unique id prefix, `latest`, or a path to a .jsonl file. Raises InputError."""
+    from .errors import InputError
+
+    candidate = Path(ref)
+    if ref not in ("latest", "last") and candidate.suffix == ".jsonl" and candidate.is_file():
+        return candidate
+    files = run_files(directory)
+    if ref in ("latest", "last"):
+        if not files:
+            raise InputError(str(directory or runs_dir()), "no saved runs yet")
+        return files[-1]
+    exact = [p for p in files if p.stem == ref]
+    matches = exact or [p for p in files if p.stem.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InputError(ref, "no saved run with this id", hint="see `rlm logs list`")
+    raise InputError(ref, f"ambiguous run id ({len(matches)} runs match)", hint="give more characters of the id")
+
+
+def prune(keep: int, directory: Path | None = None) -> list[Path]:
+    """Delete all but the `keep` newest runs; returns the deleted paths."""
+    files = run_files(directory)
+    doomed = files[: max(len(files) - max(keep, 0), 0)]
+    removed = []
+    for p in doomed:
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            continue
+    return removed
