@@ -194,3 +194,47 @@ def fanout(concurrency: int, n: int = 64, latency: float = 1.0) -> dict:
     ideal = math.ceil(n / concurrency) * latency
     return {"concurrency": concurrency, "n": n, "latency_s": latency, "batch_s": span, "ideal_s": ideal,
             "ratio": span / ideal, "wall_s": wall, "max_in_flight": in_flight, "all_ok": answer == str(n)}
+
+
+# ---- the official implementation (PyPI `rlms`) in its own venv -----------------------------------
+RLMS_PROBE = Path(__file__).with_name("rlms_probe.py")
+
+
+def rlms_repl(python: str, n: int = 3000) -> dict:
+    out = subprocess.run([python, str(RLMS_PROBE), "repl", "--n", str(n)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def rlms_fanout(python: str, concurrency: int, n: int = 64, latency: float = 1.0) -> dict:
+    """The same 64 x 1 s fan-out through rlms (its batch limit set to `concurrency`)."""
+    code = (f"r = llm_query_batched(['item %d' % i for i in range({n})])\n"
+            "answer['content'] = str(sum(x == 'done' for x in r))\nanswer['ready'] = True")
+    scripts = {"root": ModelScript(default=_fence(code)), "sub": ModelScript(default="done")}
+    with BenchStub(scripts, latency_per_model={"sub": latency}) as stub:
+        t0 = time.perf_counter()
+        proc = subprocess.run([python, str(RLMS_PROBE), "fanout", "--url", stub.url, "--concurrency", str(concurrency)],
+                              capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - t0
+        subs = stub.chat("sub")
+        in_flight = stub.server.max_in_flight
+    if proc.returncode != 0 or not subs:
+        raise RuntimeError(f"rlms fan-out failed ({proc.returncode}): {proc.stderr[-400:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    span = max(r.answered_at for r in subs) - min(r.received_at for r in subs)
+    ideal = math.ceil(n / concurrency) * latency
+    return {"concurrency": concurrency, "n": n, "batch_s": span, "ideal_s": ideal, "ratio": span / ideal,
+            "wall_s": wall, "process_wall_s": res["wall_s"], "max_in_flight": in_flight, "all_ok": res["answer"] == str(n),
+            "sub_requests": len(subs), "version": res.get("version")}
+
+
+# ---- ingestion ------------------------------------------------------------------------------------
+def ingest_throughput(mb: int = 100) -> dict:
+    """`rlm ingest FILE --json --no-cache` on an `mb` MB text file: MB/s including interpreter start."""
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = Path(tmp, "ingest.txt")
+        write_big_text(doc, mb)
+        argv = [*rlm_argv(), "ingest", str(doc), "--json", "--no-cache"]
+        r = run_watched(argv, bench_env(Path(tmp, "home")))
+        if r["rc"] != 0:
+            raise RuntimeError(f"rlm ingest failed ({r['rc']}): {r['stderr'][-300:]}")
+    return {"mb": mb, "wall_s": r["wall_s"], "mb_per_s": mb / r["wall_s"], "rss_mb": r["host_rss_mb"]}
