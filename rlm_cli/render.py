@@ -453,8 +453,8 @@ class _Builder:
 
     def node_label(self, node: Node):
         q = short(node.question, 70 if node.depth == 0 else 60)
-        extra = [f"{node.context_chars:,} chars", node.model, f"{len(node.iterations)} iter",
-                 _plural(node.calls, "call"), fmt_tokens(node.tokens), self.cost(node.cost_usd), self.dur(node.t0, node.t1)]
+        extra = [node.model, f"{len(node.iterations)} iter", _plural(node.calls, "call"), fmt_tokens(node.tokens),
+                 self.cost(node.cost_usd), self.dur(node.t0, node.t1), f"{node.context_chars:,} chars"]
         parts = [(node.id, "bold"), (q, "bold" if node.depth == 0 else "")]
         if node.status not in ("running", "ok"):
             parts.append((f"[{node.status}]", STYLES.get(node.status, "")))
@@ -593,8 +593,9 @@ class _Builder:
         name = f"{sub.fn}_batched" if sub.batched else sub.fn
         label_text = Text()
         label_text.append(f"{name} ×{sub.n} ", style="bold")
-        label_text.append_text(self.bar(sub.done, sub.n))
-        label_text.append(f" {sub.done}/{sub.n}")
+        done = max(sub.done, sum(1 for c in sub.calls if c.status != "running"))
+        label_text.append_text(self.bar(done, sub.n))
+        label_text.append(f" {done}/{sub.n}")
         if sub.failed:
             label_text.append(f" ({sub.failed} failed)", style="red")
         status = sub.status if sub.status != "ok" or not sub.failed else "error" if sub.failed == sub.n else "ok"

@@ -1,0 +1,200 @@
+"""The recursion tree folded from a real scripted run: exact text, collapsing, bounded height."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from rlm_cli import events as ev
+from rlm_cli.render import RenderOptions, TreeState
+
+T1 = '''Let me look.
+```repl
+print(len(context))
+notes = llm_query_batched([f"Summarize part {i}: " + context[i*10:(i+1)*10] for i in range(6)])
+print(notes[:2])
+```'''
+T2 = '''```repl
+combined = llm_query("Combine these notes: " + "; ".join(notes))
+found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[60:120]])
+print(combined, found)
+```'''
+T3 = '''```repl
+FINAL("**ACME** missed the deadline.\\n\\n- found in part 1\\n- confirmed by a sub-agent")
+```'''
+CHILD_SUPPLIER = '''```repl
+hits = llm_query_batched(["Name the supplier in: " + context[i:i+20] for i in range(0, 60, 20)])
+print(hits)
+```'''
+CHILD_SUPPLIER_2 = '''```repl
+FINAL("ACME Corp")
+```'''
+CHILD_QUARTER = '''```repl
+FINAL("Q3")
+```'''
+RULES = [
+    {"when": r"Summarize part (\d)", "reply": "Summary of part {1}"},
+    {"when": r"Combine these notes", "reply": "Combined notes"},
+    {"when": r"Name the supplier", "reply": "ACME"},
+    {"when": r"Question: Find the supplier", "reply": CHILD_SUPPLIER, "turn": 1},
+    {"when": r"Question: Find the supplier", "reply": CHILD_SUPPLIER_2, "turn": 2, "target": "all"},
+    {"when": r"Question: Find the quarter", "reply": CHILD_QUARTER, "turn": 1},
+    {"when": r"Question: Which supplier", "reply": T1, "turn": 1},
+    {"when": r"Turn 2 of", "reply": T2},
+    {"when": r"Turn 3 of", "reply": T3},
+]
+TEXT = "The supplier ACME missed the Q3 deadline. " * 5
+
+
+def scenario_events(limits: dict | None = None) -> list[ev.Event]:
+    """Run the real engine with the scripted model: nested batches and two child RLMs."""
+    from rlm_cli.context import Context
+    from rlm_cli.engine import Run, RunConfig
+    from rlm_cli.model import ScriptedModel
+    from rlm_cli.usage import Limits
+
+    model = ScriptedModel.from_dict({"rules": RULES})
+    config = RunConfig("scripted/x", "scripted/x", Limits(max_iterations=5, max_depth=1, **(limits or {})), 1)
+    run = Run(model, config, run_id="test-run")
+    events: list[ev.Event] = []
+    run.bus.add(events.append)
+    result = run.answer("Which supplier missed the deadline?", Context.from_text(TEXT, name="report.txt"))
+    u = run.usage
+    run.bus.emit(ev.RUN_END, status="ok", exit_code=0, answer=result.answer, usage=u.as_dict(), calls=u.calls,
+                 tokens=u.tokens, cost_usd=u.cost_usd, duration_s=1.0)
+    assert not run.bus.errors
+    return events
+
+
+@pytest.fixture(scope="module")
+def events():
+    return scenario_events()
+
+
+def draw(state, width: int = 100) -> str:
+    console = Console(width=width, color_system=None, record=True, file=io.StringIO())
+    console.print(state)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+FULL = """\
+✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 2,398 tok · $0.0000 · 210…
+├── ✓ iteration 1/5  scripted/x · 649+39 tok · $0.0000
+│   ├── print(len(context))
+│   │   notes = llm_query_batched([f"Summarize part {i}: " + context[i*10:(i+1)*10] for i in range(6
+│   │   print(notes[:2])
+│   ├── ✓ llm_query_batched ×6 ██████████ 6/6  scripted/x · 42+24 tok · $0.0000
+│   │   ├── ✓ “Summarize part 0: The suppli” → “Summary of part 0”
+│   │   ├── ✓ “Summarize part 1: er ACME mi” → “Summary of part 1”
+│   │   ├── ✓ “Summarize part 2: ssed the Q” → “Summary of part 2”
+│   │   └── … 3 more
+│   └── → 210
+│         ['Summary of part 0', 'Summary of part 1']
+├── ✓ iteration 2/5  scripted/x · 725+50 tok · $0.0000
+│   ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
+│   │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
+│   │   print(combined, found)
+│   ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
+│   ├── ✓ rlm_query_batched ×2 ██████████ 2/2
+│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 1,497 tok · $0.0000 · 60 chars
+│   │   │   ├── ✓ iteration 1/5  scripted/x · 683+30 tok · $0.0000
+│   │   │   │   ├── hits = llm_query_batched(["Name the supplier in: " + context[i:i+20] for i in ra
+│   │   │   │   │   print(hits)
+│   │   │   │   ├── ✓ llm_query_batched ×3 ██████████ 3/3  scripted/x · 30+3 tok · $0.0000
+│   │   │   │   │   ├── ✓ “Name the supplier in: The supplier ACME…” → “ACME”
+│   │   │   │   │   ├── ✓ “Name the supplier in: ssed the Q3 deadl…” → “ACME”
+│   │   │   │   │   └── ✓ “Name the supplier in: . The supplier AC…” → “ACME”
+│   │   │   │   └── → ['ACME', 'ACME', 'ACME']
+│   │   │   ├── ✓ iteration 2/5  scripted/x · 744+7 tok · $0.0000
+│   │   │   │   ├── FINAL("ACME Corp")
+│   │   │   │   └── → (no output)  FINAL
+│   │   │   └── → ACME Corp
+│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 687 tok · $0.0000 · 60 chars
+│   │       ├── ✓ iteration 1/5  scripted/x · 682+5 tok · $0.0000
+│   │       │   ├── FINAL("Q3")
+│   │       │   └── → (no output)  FINAL
+│   │       └── → Q3
+│   └── → Combined notes ['ACME Corp', 'Q3']
+└── ✓ iteration 3/5  scripted/x · 809+24 tok · $0.0000
+    ├── FINAL("**ACME** missed the deadline.\\n\\n- found in part 1\\n- confirmed by a sub-agent")
+    └── → (no output)  FINAL
+✓ ok  16 calls · 4,582 tok · $0.0000
+╭─ Answer ─────────────────────────────────────────────────────────────────────────────────────────╮
+│ ACME missed the deadline.                                                                        │
+│                                                                                                  │
+│  • found in part 1                                                                               │
+│  • confirmed by a sub-agent                                                                      │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+"""
+
+LIVE = """\
+✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 2,398 tok · $0.0000 · 210…
+├── ▸ iteration 1 collapsed (2 calls)
+├── ✓ iteration 2/5  scripted/x · 725+50 tok · $0.0000
+│   ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
+│   │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
+│   │   print(combined, found)
+│   ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
+│   ├── ✓ rlm_query_batched ×2 ██████████ 2/2
+│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 1,497 tok · $0.0000 · 60 chars
+│   │   │   └── → ACME Corp
+│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 687 tok · $0.0000 · 60 chars
+│   │       └── → Q3
+│   └── → Combined notes ['ACME Corp', 'Q3']
+└── ✓ iteration 3/5  scripted/x · 809+24 tok · $0.0000
+    ├── FINAL("**ACME** missed the deadline.\\n\\n- found in part 1\\n- confirmed by a sub-agent")
+    └── → (no output)  FINAL
+✓ ok  16 calls · 4,582 tok · $0.0000
+╭─ Answer ─────────────────────────────────────────────────────────────────────────────────────────╮
+│ ACME missed the deadline.                                                                        │
+│                                                                                                  │
+│  • found in part 1                                                                               │
+│  • confirmed by a sub-agent                                                                      │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+"""
+
+MID = """\
+… r Which supplier missed the deadline?  scripted/x · 2 iter · 9 calls · 1,565 tok · $0.0000 · 210 …
+├── ✓ iteration 1/5  scripted/x · 649+39 tok · $0.0000
+│   ├── print(len(context))
+│   │   notes = llm_query_batched([f"Summarize part {i}: " + context[i*10:(i+1)*10] for i in range(6
+│   │   print(notes[:2])
+│   ├── ✓ llm_query_batched ×6 ██████████ 6/6  scripted/x · 42+24 tok · $0.0000
+│   │   ├── ✓ “Summarize part 0: The suppli” → “Summary of part 0”
+│   │   ├── ✓ “Summarize part 1: er ACME mi” → “Summary of part 1”
+│   │   ├── ✓ “Summarize part 2: ssed the Q” → “Summary of part 2”
+│   │   └── … 3 more
+│   └── → 210
+│         ['Summary of part 0', 'Summary of part 1']
+└── … iteration 2/5  scripted/x · 725+50 tok · $0.0000
+    ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
+    │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
+    │   print(combined, found)
+    ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
+    └── … rlm_query_batched ×2 ░░░░░░░░░░ 0/2
+        └── … r.1 Find the supplier  scripted/x · 1 iter · 2 calls · 724 tok · $0.0000 · 60 chars
+            └── … iteration 1/5  scripted/x · 683+30 tok · $0.0000
+                ├── hits = llm_query_batched(["Name the supplier in: " + context[i:i+20] for i in ra
+                │   print(hits)
+                └── … llm_query_batched ×3 ███░░░░░░░ 1/3  scripted/x · 10+1 tok · $0.0000
+… running  11 calls · 2,289 tok · $0.0000
+"""
+
+
+
+def test_full_tree_exact_text(events):
+    """The final tree of `rlm logs show`: every iteration, nested batches, both child RLMs, the answer panel."""
+    assert draw(TreeState.from_events(events, RenderOptions(show_timings=False))) == FULL.rstrip("\n")
+
+
+def test_live_tree_collapses_old_iterations_and_finished_children(events):
+    options = RenderOptions.for_live(show_timings=False, spinner=False, max_height=200)
+    assert draw(TreeState.from_events(events, options)) == LIVE.rstrip("\n")
+
+
+def test_mid_run_snapshot_shows_running_nodes_and_progress(events):
+    """Cut the event stream inside the first child's batch: running marks, n/N progress, no answer panel."""
+    cut = next(i for i, e in enumerate(events) if e.kind == ev.SUBCALL_START and e.node == "r.1") + 3
+    text = draw(TreeState.from_events(events[:cut], RenderOptions(show_timings=False, spinner=False)))
+    assert text == MID.rstrip("\n")
