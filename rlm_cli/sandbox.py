@@ -7,6 +7,7 @@ model), and cleans up on every exit path.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -25,6 +27,7 @@ WORKER = Path(__file__).with_name("worker.py")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
 MAX_BATCH = 1024  # prompts in one batched call
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+SCRATCH_PREFIX, CTX_PREFIX = "rlm-scratch-", "rlm-ctx-"  # + "<host pid>-": the janitor's owner check
 
 # handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
 CallHandler = Callable[[str, dict], list]
@@ -48,6 +51,10 @@ class SandboxOptions:
     cpu_seconds: int = 3600
     confine: dict | None = None  # layers for confine.py; None = process isolation only
     start_timeout: float = 30.0
+    open_files: int = 256  # RLIMIT_NOFILE
+    max_message_mb: int = MAX_MESSAGE_BYTES >> 20  # one message from the worker
+    max_batch: int = MAX_BATCH  # prompts/questions in one call
+    max_sub_prompts: int = 100_000  # prompts + child questions over the sandbox's lifetime
 
 
 @dataclass
@@ -85,30 +92,27 @@ class _Process:
     """One worker process with its own pipes, reader thread and queue."""
 
     def __init__(self, ctx_dir: Path, opts: SandboxOptions):
-        self.scratch = Path(tempfile.mkdtemp(prefix="rlm-scratch-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         os.chmod(self.scratch, 0o700)
+        self.max_line = opts.max_message_mb << 20
+        self.wrapper: str | None = None
         raw = self.scratch / ".output"
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
-        argv = [
-            sys.executable, "-I", "-S", "-B", str(WORKER),
-            "--in", str(p2c_r), "--out", str(c2p_w),
-            "--context", str(ctx_dir / "context.txt"), "--sources", str(ctx_dir / "sources.json"),
-            "--raw-output", str(raw), "--max-output", str(opts.max_output_chars),
-            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(opts.memory_mb),
-            "--file-mb", str(opts.file_mb), "--cpu-seconds", str(opts.cpu_seconds),
-        ]
-        if opts.confine is not None:
-            spec = dict(opts.confine, scratch=str(self.scratch), context_dir=str(ctx_dir))
-            argv += ["--confine", json.dumps(spec)]
         env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
         env.update(HOME=str(self.scratch), TMPDIR=str(self.scratch), PATH="/usr/bin:/bin", PYTHONIOENCODING="utf-8")
+        argv = self._argv(ctx_dir, opts, p2c_r, c2p_w, raw, env)
         try:
             with open(raw, "ab") as out:
                 self.proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.scratch, env=env,
                     pass_fds=(p2c_r, c2p_w), start_new_session=True, close_fds=True,
                 )
+        except BaseException:
+            for fd in (p2c_w, c2p_r):
+                os.close(fd)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         finally:
             os.close(p2c_r)
             os.close(c2p_w)
@@ -117,15 +121,59 @@ class _Process:
         self.inbox: queue.Queue = queue.Queue()
         self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
         self.reader.start()
+        if opts.confine and opts.confine.get("rss_watchdog"):
+            threading.Thread(target=self._watch_rss, args=(opts.memory_mb,), daemon=True).start()
+
+    def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict) -> list[str]:
+        argv = [
+            sys.executable, "-I", "-S", "-B", str(WORKER),
+            "--in", str(fd_in), "--out", str(fd_out),
+            "--context", str(ctx_dir / "context.txt"), "--sources", str(ctx_dir / "sources.json"),
+            "--raw-output", str(raw), "--max-output", str(opts.max_output_chars),
+            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(opts.memory_mb),
+            "--file-mb", str(opts.file_mb), "--cpu-seconds", str(opts.cpu_seconds),
+            "--open-files", str(opts.open_files),
+        ]
+        spec = opts.confine
+        if spec is None:
+            return argv
+        ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
+        worker_spec = {k: spec[k] for k in ("layers", "rw_paths") if k in spec}
+        worker_spec.update(scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro, bwrap=bool(spec.get("bwrap")))
+        argv += ["--confine", json.dumps(worker_spec)]
+        if spec.get("bwrap"):
+            from .confine_host import bwrap_argv
+
+            self.wrapper = "bwrap"
+            return bwrap_argv(spec["bwrap"], str(self.scratch), ro, env, tuple(spec.get("rw_paths") or ())) + argv
+        if spec.get("sandbox_exec"):
+            from .confine_host import macos_profile
+
+            self.wrapper = "sandbox-exec"
+            profile = macos_profile(dict(spec, scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro))
+            return [spec["sandbox_exec"], "-p", profile] + argv
+        return argv
+
+    def _watch_rss(self, limit_mb: int) -> None:
+        """macOS: RLIMIT_AS is not enforced there, so the host kills a worker that grows past the limit."""
+        from .confine_host import rss_mb
+
+        while self.proc.poll() is None:
+            rss = rss_mb(self.proc.pid)
+            if rss is not None and limit_mb and rss > limit_mb:
+                self.inbox.put({"type": "violation", "error": f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"})
+                self._signal_group()
+                return
+            time.sleep(0.5)
 
     def _read(self) -> None:
         inbox = self.inbox  # bound now: a replacement process has its own queue
         try:
             while True:
-                line = self.rfile.readline(MAX_MESSAGE_BYTES + 1)
+                line = self.rfile.readline(self.max_line + 1)
                 if not line:
                     break
-                if len(line) > MAX_MESSAGE_BYTES:
+                if len(line) > self.max_line:
                     inbox.put({"type": "violation", "error": "message from the REPL exceeded the size cap"})
                     break
                 try:
@@ -158,12 +206,18 @@ class _Process:
             raise WorkerDied(msg["error"])
         return msg
 
+    def _signal_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker leads its own session and group
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.proc.kill()
+        self._signal_group()  # also when the worker is gone: a forked straggler (basic mode) may remain
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -201,12 +255,20 @@ class SubprocessSandbox:
 
     def __init__(self, context: str, sources: list[dict] | None = None, options: SandboxOptions | None = None):
         self.opts = options or SandboxOptions()
-        self.ctx_dir = Path(tempfile.mkdtemp(prefix="rlm-ctx-"))
+        sweep_stale()
+        self.ctx_dir = Path(tempfile.mkdtemp(prefix=f"{CTX_PREFIX}{os.getpid()}-"))
         os.chmod(self.ctx_dir, 0o700)
-        self._write_context(context, sources or [{"name": "<context>", "kind": "text", "start": 0, "end": len(context), "pages": []}])
         self.proc: _Process | None = None
         self.layers: list[str] = []
         self.restarts = 0
+        self.sub_prompts = 0
+        self._seq = 0
+        _LIVE.add(self)
+        try:
+            self._write_context(context, sources or [{"name": "<context>", "kind": "text", "start": 0, "end": len(context), "pages": []}])
+        except BaseException:
+            self.close()
+            raise
 
     def _write_context(self, context: str, sources: list[dict]) -> None:
         path = self.ctx_dir / "context.txt"
@@ -228,12 +290,25 @@ class SubprocessSandbox:
             from .errors import SandboxError
 
             raise SandboxError(f"the REPL worker did not start: {exc or 'timeout'}") from None
+        from .errors import SandboxError
+
+        if ready.get("type") != "ready":
+            proc.kill()
+            raise SandboxError("the REPL worker did not start: unexpected first message")
         if ready.get("confine_error"):
             proc.kill()
-            from .errors import SandboxError
-
             raise SandboxError(f"sandbox confinement failed: {ready['confine_error']}")
-        self.layers = ready.get("layers", [])
+        layers = list(ready.get("layers", [])) + ([proc.wrapper] if proc.wrapper else [])
+        required = (self.opts.confine or {}).get("required") or []
+        if required:
+            from .confine_host import satisfied
+
+            missing = satisfied(required, layers)
+            if missing:
+                proc.kill()
+                raise SandboxError(f"--sandbox strict: {' and '.join(missing)} isolation is not in force "
+                                   f"(active layers: {', '.join(layers) or 'none'})")
+        self.layers = layers
         self.proc = proc
 
     def execute(self, code: str, handler: CallHandler) -> ExecResult:
@@ -261,7 +336,8 @@ class SubprocessSandbox:
 
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc
-        proc.send({"type": "exec", "code": code})
+        self._seq += 1
+        proc.send({"type": "exec", "code": code, "seq": self._seq})
         budget = self.opts.exec_timeout + self.opts.grace  # worker time only: sub-calls pause the clock
         while True:
             t0 = time.monotonic()
@@ -269,6 +345,8 @@ class SubprocessSandbox:
             budget -= time.monotonic() - t0
             kind = msg.get("type")
             if kind == "result":
+                if msg.get("seq") != self._seq:
+                    continue  # a stale or forged result: the real one is still to come
                 return ExecResult(
                     stdout=msg.get("stdout", ""), error=msg.get("error"), final=msg.get("final"),
                     has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
@@ -281,13 +359,17 @@ class SubprocessSandbox:
     def _serve(self, msg: dict, handler: CallHandler) -> dict:
         reply = {"type": "reply", "id": msg.get("id")}
         try:
-            fn, args = msg.get("fn"), msg.get("args") or {}
-            if fn not in ("llm_query", "rlm_query"):
-                raise CallRefused(f"unknown function {fn!r}")
-            n = len(args.get("prompts") or args.get("questions") or [])
-            if n > MAX_BATCH:
-                raise CallRefused(f"a batch may hold at most {MAX_BATCH} items (got {n}); split it")
-            reply["results"] = handler(fn, args)
+            fn, args = msg.get("fn"), msg.get("args")
+            n = _check_call(fn, args, self.opts.max_batch)
+            if self.sub_prompts + n > self.opts.max_sub_prompts:
+                raise CallRefused(f"this REPL may make at most {self.opts.max_sub_prompts:,} sub-calls in total "
+                                  f"({self.sub_prompts:,} made, {n:,} more asked)")
+            self.sub_prompts += n
+            results = handler(fn, args)
+            if not isinstance(results, list) or len(results) != n:
+                raise CallRefused(f"internal error: {fn} returned {len(results) if isinstance(results, list) else 'no'} "
+                                  f"results for {n} prompts")
+            reply["results"] = results
         except CallRefused as exc:
             reply.update(error=str(exc), fatal=exc.fatal)
         return reply
@@ -300,13 +382,83 @@ class SubprocessSandbox:
         self.start()
 
     def close(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
-        shutil.rmtree(self.ctx_dir, ignore_errors=True)
+        try:
+            if self.proc is not None:
+                proc, self.proc = self.proc, None
+                proc.stop()
+        finally:
+            shutil.rmtree(self.ctx_dir, ignore_errors=True)
+            _LIVE.discard(self)
 
     def __enter__(self) -> "SubprocessSandbox":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_call(fn, args, max_batch: int) -> int:
+    """Validate a call message from the (untrusted) worker; returns how many prompts it holds."""
+    if fn not in ("llm_query", "rlm_query") or not isinstance(args, dict):
+        raise CallRefused(f"unknown function {fn!r}")
+    items = args.get("prompts") if fn == "llm_query" else args.get("questions")
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items) or not items:
+        raise CallRefused(f"{fn}: prompts must be a non-empty list of strings")
+    if fn == "rlm_query":
+        ctxs = args.get("contexts")
+        if not isinstance(ctxs, list) or len(ctxs) != len(items) or not all(isinstance(c, str) for c in ctxs):
+            raise CallRefused("rlm_query: one string sub_context per question is required")
+    if args.get("model") is not None and not isinstance(args.get("model"), str):
+        raise CallRefused(f"{fn}: model must be a string")
+    if len(items) > max_batch:
+        raise CallRefused(f"a batch may hold at most {max_batch} items (got {len(items)}); split it")
+    return len(items)
+
+
+# ---- cleanup on every exit path ----------------------------------------------------------------------
+_LIVE: "weakref.WeakSet[SubprocessSandbox]" = weakref.WeakSet()
+_swept = False
+
+
+@atexit.register
+def _close_all() -> None:
+    for box in list(_LIVE):
+        try:
+            box.close()
+        except Exception:
+            pass
+
+
+def sweep_stale(tmp: str | None = None) -> int:
+    """Remove rlm-scratch-<pid>-* / rlm-ctx-<pid>-* dirs whose owner process is gone (once per process)."""
+    global _swept
+    if _swept and tmp is None:
+        return 0
+    _swept = True
+    removed = 0
+    base = Path(tmp or tempfile.gettempdir())
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return 0
+    for path in entries:
+        for prefix in (SCRATCH_PREFIX, CTX_PREFIX):
+            owner = path.name[len(prefix):].split("-", 1)[0] if path.name.startswith(prefix) else ""
+            if owner.isdigit() and not _alive(int(owner)):
+                try:
+                    if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

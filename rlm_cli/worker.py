@@ -6,11 +6,11 @@ prefix. Protocol: JSON lines on two pipes (``--in`` host->worker, ``--out`` work
 not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file in
 scratch, read back after each exec), so nothing it prints can corrupt the protocol.
 
-host -> worker: {"type": "exec", "code": str}
+host -> worker: {"type": "exec", "code": str, "seq": int}
                 {"type": "reply", "id": int, "results": [str, ...]} | {"type": "reply", "id": int, "error": str, "fatal": bool}
 worker -> host: {"type": "ready", "pid": int, "layers": [...]}
                 {"type": "call", "id": int, "fn": "llm_query"|"rlm_query", "args": {...}}
-                {"type": "result", "stdout": str, "error": str|None, "final": str|None, "notes": [str]}
+                {"type": "result", "seq": int, "stdout": str, "error": str|None, "final": str|None, "notes": [str]}
 """
 from __future__ import annotations
 
@@ -352,7 +352,7 @@ def _limits(opts: argparse.Namespace) -> None:
     if opts.cpu_seconds:
         cap(resource.RLIMIT_CPU, opts.cpu_seconds)
     cap(resource.RLIMIT_CORE, 0)
-    cap(resource.RLIMIT_NOFILE, 256)
+    cap(resource.RLIMIT_NOFILE, opts.open_files or 256)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead of killing us
 
 
@@ -381,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--memory-mb", type=int, default=0)
     p.add_argument("--file-mb", type=int, default=0)
     p.add_argument("--cpu-seconds", type=int, default=0)
+    p.add_argument("--open-files", type=int, default=256)
     p.add_argument("--confine", default="")
     opts = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -400,7 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     while True:
         msg = chan.recv()
         if msg.get("type") == "exec":
-            chan.send(repl.execute(msg["code"]))
+            result = repl.execute(msg["code"])
+            result["seq"] = msg.get("seq")
+            chan.send(result)
         elif msg.get("type") == "exit":
             return
 

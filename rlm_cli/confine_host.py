@@ -1,0 +1,307 @@
+"""Host side of sandbox confinement: what this machine supports, and the spec for `--sandbox MODE`.
+
+`spec_for_mode(mode)` returns the confinement spec handed to the worker (see confine.py) plus the
+host-side wrappers (bubblewrap on Linux, sandbox-exec on macOS) and one-line `notices` for the CLI
+to print. `describe()` lists the layers for `rlm doctor`. Capabilities are probed once per process
+(the bubblewrap probe, which starts a process, is also cached on disk).
+
+Modes: auto = strongest available (degrades with a notice); strict = refuse (SandboxError) unless
+file and network isolation are in force; basic = process isolation only, with a loud warning.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import SandboxError
+
+PKG = Path(__file__).resolve().parent
+MODES = ("auto", "strict", "basic")
+SYSTEM_RO = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom", "/dev/zero")
+SYSTEM_RW = ("/dev/null",)
+PROBE_VERSION = 1
+BASIC_WARNING = ("WARNING: --sandbox basic: model-written code runs with process isolation only and CAN read "
+                 "your files and use the network")
+
+
+@dataclass
+class Caps:
+    system: str
+    landlock_abi: int = 0
+    seccomp: bool = False
+    seccomp_detail: str = ""
+    bwrap: str | None = None  # path when usable
+    bwrap_detail: str = ""
+    sandbox_exec: str | None = None
+
+
+_caps: Caps | None = None
+
+
+def capabilities(refresh: bool = False) -> Caps:
+    """Probe once per process: Landlock ABI, seccomp filter support, usable bwrap, sandbox-exec."""
+    global _caps
+    if _caps is None or refresh:
+        _caps = _probe()
+    return _caps
+
+
+def _probe() -> Caps:
+    system = platform.system()
+    caps = Caps(system=system)
+    if system == "Linux":
+        from . import confine
+
+        try:
+            caps.landlock_abi = confine.landlock_abi()
+        except (OSError, AttributeError):
+            caps.landlock_abi = 0
+        caps.seccomp, caps.seccomp_detail = _probe_seccomp(confine)
+        caps.bwrap, caps.bwrap_detail = _probe_bwrap()
+    elif system == "Darwin":
+        caps.sandbox_exec = shutil.which("sandbox-exec") or (
+            "/usr/bin/sandbox-exec" if os.path.exists("/usr/bin/sandbox-exec") else None)
+    return caps
+
+
+def _probe_seccomp(confine) -> tuple[bool, str]:
+    import ctypes
+
+    machine = platform.machine()
+    if machine not in confine.SYSCALLS:
+        return False, f"no syscall table for {machine}"
+    action = ctypes.c_uint32(confine.RET_ERRNO)
+    nr = confine.SYSCALLS[machine][1]["seccomp"]
+    rc = confine._lib().syscall(ctypes.c_long(nr), ctypes.c_uint(2), ctypes.c_uint(0), ctypes.byref(action))  # GET_ACTION_AVAIL
+    if rc != 0:
+        return False, f"seccomp filters unavailable ({os.strerror(ctypes.get_errno())})"
+    return True, f"BPF filter for {machine}"
+
+
+# ---- bubblewrap ---------------------------------------------------------------------------------------
+def _probe_bwrap() -> tuple[str | None, str]:
+    path = shutil.which("bwrap")
+    if not path:
+        return None, "bwrap not installed"
+    key = _probe_key(path)
+    cached = _read_probe_cache()
+    if cached.get("key") == key:
+        return cached.get("path"), cached.get("detail", "")
+    result = _run_bwrap_probe(path)
+    _write_probe_cache({"key": key, "path": result[0], "detail": result[1]})
+    return result
+
+
+def _probe_key(path: str) -> str:
+    st = os.stat(path)
+    return f"v{PROBE_VERSION}:{path}:{st.st_mtime_ns}:{platform.release()}:{sys.executable}:{os.getuid()}"
+
+
+def _cache_file() -> Path:
+    from .paths import cache_dir
+
+    return cache_dir() / "sandbox-probe.json"
+
+
+def _read_probe_cache() -> dict:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_probe_cache(data: dict) -> None:
+    try:
+        path = _cache_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _run_bwrap_probe(path: str) -> tuple[str | None, str]:
+    argv = bwrap_argv(path, scratch=None, ro_paths=ro_paths(), env={}) + [sys.executable, "-I", "-S", "-c", "pass"]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"bwrap failed to start: {exc}"
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return None, f"bwrap not usable here: {err[-1] if err else f'exit status {proc.returncode}'}"
+    return path, f"{path}: new user/pid/net/ipc/uts/cgroup namespaces, read-only minimal view"
+
+
+def bwrap_argv(path: str, scratch: str | None, ro_paths: list[str], env: dict, rw_paths: tuple = ()) -> list[str]:
+    """bwrap wrapper: all namespaces, no env, only the listed paths visible (same paths as outside)."""
+    argv = [path, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
+            "--hostname", "rlm-sandbox", "--dev", "/dev"]
+    for p in ro_paths:
+        if p.startswith("/dev/"):
+            continue  # --dev provides null, zero, urandom
+        if os.path.islink(p) and os.path.dirname(p) == "/":
+            argv += ["--symlink", os.readlink(p), p]
+        elif os.path.exists(p):
+            argv += ["--ro-bind", p, p]
+    for p in rw_paths:
+        if not p.startswith("/dev/") and os.path.exists(p):
+            argv += ["--bind", p, p]
+    if scratch:
+        argv += ["--bind", scratch, scratch, "--chdir", scratch]
+    for k, v in env.items():
+        argv += ["--setenv", k, v]
+    return argv + ["--"]
+
+
+# ---- paths --------------------------------------------------------------------------------------------
+def ro_paths() -> list[str]:
+    """What the worker may read: the Python installation, system libraries, its own two files."""
+    paths: list[str] = []
+    exe = os.path.realpath(sys.executable)
+    for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(exe)):
+        for q in (p, os.path.realpath(p)):
+            if q and q not in paths:
+                paths.append(q)
+    paths += [str(PKG / "worker.py"), str(PKG / "confine.py")]
+    paths += [p for p in SYSTEM_RO if os.path.exists(p) and p not in paths]
+    return paths
+
+
+# ---- modes ----------------------------------------------------------------------------------------------
+def spec_for_mode(mode: str = "auto") -> dict | None:
+    if mode not in MODES:
+        from .errors import UsageError
+
+        raise UsageError(f"--sandbox must be one of {', '.join(MODES)} (got {mode!r})")
+    caps = capabilities()
+    spec: dict = {"mode": mode, "layers": [], "bwrap": None, "sandbox_exec": None, "rss_watchdog": False,
+                  "ro_paths": ro_paths(), "rw_paths": [p for p in SYSTEM_RW if os.path.exists(p)],
+                  "required": [], "notices": []}
+    if caps.system == "Linux":
+        spec["layers"].append("pdeathsig")
+    if mode == "basic":
+        spec["notices"].append(BASIC_WARNING)
+        spec["rss_watchdog"] = caps.system == "Darwin"
+        return spec
+    if caps.system == "Linux":
+        _linux_layers(spec, caps)
+    elif caps.system == "Darwin" and caps.sandbox_exec:
+        spec["sandbox_exec"] = caps.sandbox_exec
+        spec["rss_watchdog"] = True
+    elif caps.system == "Darwin":
+        spec["rss_watchdog"] = True
+    missing = [k for k in ("file", "network") if not _isolates(spec, k)]
+    if mode == "strict":
+        if missing:
+            raise SandboxError(f"--sandbox strict: no {' or '.join(missing)} isolation available on this machine "
+                               f"({_why(caps)})", hint="run `rlm doctor` to see the sandbox layers; use --sandbox auto to run anyway")
+        spec["required"] = ["file", "network"]
+    elif missing:
+        spec["notices"].append(f"WARNING: no {' or '.join(missing)} isolation on this machine ({_why(caps)}): "
+                               "model-written code runs with process isolation only")
+    return spec
+
+
+def _linux_layers(spec: dict, caps: Caps) -> None:
+    if caps.landlock_abi >= 1:
+        spec["layers"].append("landlock")
+    if caps.seccomp:
+        spec["layers"].append("seccomp")
+    if caps.bwrap:
+        spec["bwrap"] = caps.bwrap
+    elif shutil.which("bwrap"):
+        spec["notices"].append(f"sandbox: {caps.bwrap_detail}; using Landlock+seccomp only")
+
+
+def _isolates(spec: dict, kind: str) -> bool:
+    if spec.get("bwrap") or spec.get("sandbox_exec"):
+        return True
+    if kind == "file":
+        return "landlock" in spec["layers"]
+    return "seccomp" in spec["layers"]  # Landlock alone covers TCP only; seccomp denies every socket()
+
+
+def satisfied(required: list[str], layers: list[str]) -> list[str]:
+    """Which required isolation kinds the layers the worker reported do NOT provide."""
+    wrapped = "bwrap" in layers or "sandbox-exec" in layers
+    have = {"file": wrapped or "landlock-fs" in layers, "network": wrapped or "seccomp" in layers}
+    return [k for k in required if not have.get(k, False)]
+
+
+def _why(caps: Caps) -> str:
+    if caps.system == "Linux":
+        parts = ["Landlock unavailable" if caps.landlock_abi < 1 else "",
+                 "" if caps.seccomp else caps.seccomp_detail, "" if caps.bwrap else caps.bwrap_detail]
+        return "; ".join(p for p in parts if p) or "unknown"
+    if caps.system == "Darwin":
+        return "sandbox-exec not found"
+    return f"no sandbox support for {caps.system}"
+
+
+def describe() -> list[tuple[str, bool, str]]:
+    """(layer, active, detail) for `rlm doctor`: the layers `--sandbox auto` uses on this machine."""
+    caps = capabilities()
+    rows = [("process", True, "own session, allow-listed env, 0700 scratch as cwd+HOME, rlimits, timeouts")]
+    if caps.system == "Linux":
+        abi = caps.landlock_abi
+        net = "; no TCP" if abi >= 4 else "; TCP not covered (ABI < 4)"
+        scope = "; signals/abstract sockets scoped" if abi >= 6 else ""
+        rows.append(("landlock", abi >= 1, f"ABI {abi}: read-only system+Python, read-write scratch{net}{scope}"
+                     if abi >= 1 else "not available in this kernel"))
+        rows.append(("seccomp", caps.seccomp, caps.seccomp_detail + (
+            ": no fork/exec/sockets/ptrace/mount/namespaces/bpf/io_uring/keyctl" if caps.seccomp else "")))
+        rows.append(("bwrap", caps.bwrap is not None, caps.bwrap_detail))
+    elif caps.system == "Darwin":
+        rows.append(("sandbox-exec", caps.sandbox_exec is not None,
+                     "deny-default profile (untested)" if caps.sandbox_exec else "not found"))
+        rows.append(("rss-watchdog", True, "host kills the worker above the memory limit (RLIMIT_AS is not enforced)"))
+    try:
+        spec_for_mode("strict")
+        rows.append(("strict", True, "--sandbox strict can run here"))
+    except SandboxError as exc:
+        rows.append(("strict", False, str(exc)))
+    return rows
+
+
+def caps_dict() -> dict:
+    return asdict(capabilities())
+
+
+# ---- macOS ----------------------------------------------------------------------------------------------
+def macos_profile(spec: dict) -> str:
+    """A deny-by-default sandbox-exec profile (UNTESTED: written from Apple's SBPL documentation)."""
+    def q(p: str) -> str:
+        return json.dumps(os.path.realpath(p))
+
+    ro = " ".join(f"(subpath {q(p)})" for p in spec.get("ro_paths", []) if os.path.isdir(p))
+    ro_files = " ".join(f"(literal {q(p)})" for p in spec.get("ro_paths", []) if os.path.isfile(p))
+    scratch = q(spec["scratch"])
+    return "\n".join([
+        "(version 1)",
+        "(deny default)",
+        f"(allow process-exec (literal {q(sys.executable)}))",
+        "(allow file-read-metadata)",
+        f"(allow file-read* {ro} {ro_files} (subpath \"/System\") (subpath \"/usr/lib\") "
+        f"(subpath {q(spec['context_dir'])}) (literal \"/dev/urandom\") (literal \"/dev/null\"))",
+        f"(allow file-read* file-write* (subpath {scratch}) (literal \"/dev/null\"))",
+        "(allow sysctl-read)",
+        "(allow signal (target self))",
+        "(deny network*)",
+        "(deny process-fork)",
+    ])
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of `pid` in MB via ps (used by the macOS watchdog), None if gone."""
+    try:
+        out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, timeout=5).stdout
+        return int(out.strip()) / 1024 if out.strip() else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
