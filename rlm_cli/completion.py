@@ -110,18 +110,12 @@ def complete_profiles(incomplete: str) -> list[str]:
 
 
 def profile_names() -> list[str]:
-    """Names of the configured profiles, via the config module when it offers a listing."""
-    for module_name, attrs in (("rlm_cli.profiles", ("profile_names", "list_profiles", "names")),
-                               ("rlm_cli.config", ("profile_names", "list_profiles"))):
-        try:
-            module = __import__(module_name, fromlist=["_"])
-        except ImportError:
-            continue
-        for attr in attrs:
-            fn = getattr(module, attr, None)
-            if callable(fn):
-                return [_name(p) for p in fn()]
-    return _names_from_file()
+    """Names of the configured profiles (config search as for `rlm ask`: $RLM_CONFIG, user, packaged)."""
+    try:
+        from .profiles import load
+    except ImportError:  # config module not available: read the file ourselves
+        return _names_from_file()
+    return list(load().profiles)
 
 
 def _name(profile) -> str:
