@@ -268,8 +268,6 @@ class LLMBackend:
         timeout = min(timeout or self.timeout, self.timeout)
         t0 = time.monotonic()
         if self._router is None and self._fast_ok(model):
-            if self.options.mode == "auto":
-                self.start_router()  # built while this request is on the wire
             ep, text, usage = self._fast_complete(model, messages, timeout)
         else:
             ep, text, usage = self._router_complete(model, messages, timeout)
@@ -336,6 +334,8 @@ class LLMBackend:
 
     def _openai_complete(self, ep: Endpoint, messages: list[dict], timeout: float):
         client = self._client(ep)
+        if self.options.mode == "auto" and self._router_thread is None:
+            self.start_router()  # built while this request is on the wire (after the SDK import: no GIL race)
         params = {k: v for k, v in ep.params.items() if k not in _NOT_SENT}
         name = ep.model.split("/", 1)[1]
         resp = client.chat.completions.create(model=name, messages=messages, timeout=timeout, **params)

@@ -1,0 +1,109 @@
+"""`rlm ask --estimate`: a cost/time range for a question before anything is sent.
+
+Low end: the root model finds the answer by searching (a few turns, no reading). High end: every
+root turn is used and the sub model reads the whole context once, in window-sized chunks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ROOT_BASE_TOKENS = 1_500  # system prompt + first message
+ROOT_GROWTH_TOKENS = 900  # each turn adds the reply and its (truncated) REPL output
+ROOT_OUT_TOKENS = 250
+SUB_OUT_TOKENS = 200
+SUB_CHUNK_CAP = 100_000  # tokens per sub-call at most, whatever the window
+LOW_TURNS = 3
+
+
+@dataclass
+class Speed:
+    latency_s: float  # per call, before the first token
+    prompt_tps: float
+    gen_tps: float
+
+
+HOSTED = Speed(0.8, 5_000.0, 80.0)
+LOCAL = Speed(0.0, 50.0, 25.0)  # measured: Qwen2.5-Coder-1.5B Q4_K_M, 2 cores
+
+
+@dataclass
+class Range:
+    calls: tuple[int, int]
+    tokens: tuple[int, int]
+    cost: tuple[float, float] | None
+    seconds: tuple[float, float]
+
+
+def estimate(resolved, context, limits) -> str:
+    """The text `rlm ask --estimate` prints (to stdout); nothing is sent to any model."""
+    from .llm import context_window, prices
+
+    backend = resolved.backend
+    root_ep, sub_ep = backend.endpoint(resolved.root_model), backend.endpoint(resolved.sub_model)
+    text = getattr(context, "text", context)
+    ctx_tokens = context_tokens(text)
+    window = context_window(sub_ep) or 128_000
+    chunk = max(1_000, min(SUB_CHUNK_CAP, window // 2))
+    r = compute(ctx_tokens, limits.max_iterations, chunk, prices(root_ep), prices(sub_ep), _speed(root_ep), _speed(sub_ep),
+                max(1, getattr(resolved, "concurrency", None) or 8))
+    lines = [
+        f"estimate (nothing sent): root {resolved.root_model}, sub {resolved.sub_model}"
+        + (f", profile {resolved.profile}" if resolved.profile else ""),
+        f"  context: {len(text):,} chars, about {ctx_tokens:,} tokens; sub-calls of up to {chunk:,} tokens",
+        f"  model calls: {r.calls[0]}-{r.calls[1]}   tokens: {_k(r.tokens[0])}-{_k(r.tokens[1])}",
+        "  cost: " + (f"${r.cost[0]:.4f}-${r.cost[1]:.4f}" if r.cost else "unknown (no price data for a model: add model_info prices)"),
+        f"  time: {_dur(r.seconds[0])}-{_dur(r.seconds[1])}",
+    ]
+    if limits.max_cost is not None and r.cost and r.cost[1] > limits.max_cost:
+        lines.append(f"  note: --max-cost ${limits.max_cost:g} may stop the run before an answer")
+    lines.append("  (low: a few turns of searching; high: every turn used and the whole context read once)")
+    return "\n".join(lines) + "\n"
+
+
+def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed, sub_speed, concurrency) -> Range:
+    def root(turns):
+        ins = sum(ROOT_BASE_TOKENS + i * ROOT_GROWTH_TOKENS for i in range(turns))
+        return ins, turns * ROOT_OUT_TOKENS
+
+    hi_turns = max(max_iterations, 1)
+    lo_turns = min(LOW_TURNS, hi_turns)
+    (lo_in, lo_out), (hi_in, hi_out) = root(lo_turns), root(hi_turns)
+    n_sub = math.ceil(ctx_tokens / chunk) if ctx_tokens else 0
+    sub_in, sub_out = ctx_tokens + n_sub * 50, n_sub * SUB_OUT_TOKENS
+    cost = None
+    if None not in (*root_price, *sub_price):
+        cost = (lo_in * root_price[0] + lo_out * root_price[1],
+                hi_in * root_price[0] + hi_out * root_price[1] + sub_in * sub_price[0] + sub_out * sub_price[1])
+    t = lambda s, i, o, n: n * s.latency_s + i / s.prompt_tps + o / s.gen_tps  # noqa: E731
+    waves = math.ceil(n_sub / concurrency) if n_sub else 0
+    sub_time = waves * t(sub_speed, min(ctx_tokens, chunk), SUB_OUT_TOKENS, 1)
+    return Range((lo_turns, hi_turns + n_sub), (lo_in + lo_out, hi_in + hi_out + sub_in + sub_out), cost,
+                 (t(root_speed, lo_in, lo_out, lo_turns), t(root_speed, hi_in, hi_out, hi_turns) + sub_time))
+
+
+def context_tokens(text: str) -> int:
+    """cl100k tokens; for big texts, measured on a sample and scaled (fast on 100 MB)."""
+    from .tokens import count_tokens
+
+    if len(text) <= 2_000_000:
+        return count_tokens(text)
+    step = len(text) // 20
+    sample = "".join(text[i:i + 50_000] for i in range(0, len(text), step))
+    return int(count_tokens(sample) * len(text) / max(len(sample), 1))
+
+
+def _speed(ep) -> Speed:
+    return LOCAL if ep.model.startswith("local/") else HOSTED
+
+
+def _k(n: int) -> str:
+    return f"{n / 1000:,.0f}k" if n >= 10_000 else f"{n:,}"
+
+
+def _dur(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"

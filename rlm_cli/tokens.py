@@ -1,0 +1,57 @@
+"""Token counting offline: tiktoken's cl100k_base from the copy litellm ships (no network), chars/4 otherwise.
+
+tiktoken downloads encodings on first use unless TIKTOKEN_CACHE_DIR holds them; litellm bundles
+cl100k_base under litellm/litellm_core_utils/tokenizers (file named by the sha1 of its URL).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import threading
+
+CL100K_FILE = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktoken's cl100k_base URL
+_env_lock = threading.Lock()
+
+
+def bundled_dir() -> str | None:
+    try:
+        spec = importlib.util.find_spec("litellm")
+    except (ImportError, ValueError):
+        return None
+    if not spec or not spec.origin:
+        return None
+    d = os.path.join(os.path.dirname(spec.origin), "litellm_core_utils", "tokenizers")
+    return d if os.path.isfile(os.path.join(d, CL100K_FILE)) else None
+
+
+@functools.lru_cache(maxsize=1)
+def encoding():
+    """cl100k_base, or None when tiktoken cannot load it offline."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
+    with _env_lock:
+        saved = os.environ.get("TIKTOKEN_CACHE_DIR")
+        try:
+            if saved is None and bundled_dir():
+                os.environ["TIKTOKEN_CACHE_DIR"] = bundled_dir()
+            return tiktoken.get_encoding("cl100k_base")
+        except Exception:
+            return None
+        finally:
+            if saved is None:
+                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in `text` (cl100k_base; an estimate of chars/4 when no tokenizer is available)."""
+    enc = encoding()
+    if enc is None:
+        return max(1, (len(text) + 3) // 4)
+    return len(enc.encode_ordinary(text))
+
+
+def exact() -> bool:
+    return encoding() is not None
