@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -198,3 +199,81 @@ def test_mid_run_snapshot_shows_running_nodes_and_progress(events):
     cut = next(i for i, e in enumerate(events) if e.kind == ev.SUBCALL_START and e.node == "r.1") + 3
     text = draw(TreeState.from_events(events[:cut], RenderOptions(show_timings=False, spinner=False)))
     assert text == MID.rstrip("\n")
+
+
+def _synthetic(iterations: int = 12, batch: int = 30) -> list[ev.Event]:
+    from bench.bench_render import synthetic_events
+
+    return synthetic_events(iterations, batch)
+
+
+def test_live_frame_height_is_bounded_with_hundreds_of_nodes():
+    events = _synthetic()
+    live = RenderOptions.for_live(show_timings=False, spinner=False, max_height=30)
+    state = TreeState(live)
+    for e in events[:-2]:  # still running: no answer panel yet
+        state.apply(e)
+    lines = draw(state, width=120).splitlines()
+    assert len(lines) <= 30
+    assert lines[0].startswith("… r What changed between the versions?")
+    assert "lines above" in lines[1]
+    assert lines[-1].startswith("… running")
+    full = draw(TreeState.from_events(events[:-2], RenderOptions(show_timings=False, spinner=False)), width=120)
+    assert len(full.splitlines()) > 300  # the same state, uncollapsed, is far taller
+
+
+def test_footer_shows_budget_left():
+    events = scenario_events({"max_calls": 50, "max_cost": 1.0, "max_tokens": 100_000})
+    footer = [ln for ln in draw(TreeState.from_events(events, RenderOptions(show_timings=False))).splitlines()
+              if ln.startswith("✓ ok")]
+    assert len(footer) == 1
+    m = re.fullmatch(r"✓ ok  16 calls · ([\d,]+) tok · \$0\.0000 · left: 34 calls, ([\d,]+) tok, \$1\.0000", footer[0])
+    assert m, footer
+    used, left = (int(g.replace(",", "")) for g in m.groups())
+    assert used + left == 100_000
+
+
+def test_interrupted_run_settles_running_items_and_says_so(events):
+    cut = next(i for i, e in enumerate(events) if e.kind == ev.SUBCALL_START and e.node == "r.1") + 1
+    stop = ev.Event(ev.INTERRUPTED, "r", 0, events[cut - 1].t, {"calls": 9, "tokens": 1, "cost_usd": 0.0})
+    text = draw(TreeState.from_events(events[:cut] + [stop], RenderOptions(show_timings=False)))
+    assert "…" not in "".join(ln[:8] for ln in text.splitlines())  # no running marks left
+    assert "⊘ r.1 Find the supplier" in text
+    assert "╭─ Interrupted" in text and "⊘ interrupted" in text
+
+
+def test_failed_model_call_and_timeout_are_marked():
+    e = lambda kind, **d: ev.Event(kind, "r", 0, 0.1, d)  # noqa: E731
+    events = [
+        e(ev.RUN_START, run_id="x", question="q?", context_chars=10, root_model="m", sub_model="m", limits={}),
+        e(ev.NODE_START, question="q?", context_chars=10, parent=None),
+        e(ev.ITERATION, iteration=1, max_iterations=3),
+        e(ev.MODEL_START, call_id=1, role="root", model="m"),
+        e(ev.MODEL_END, call_id=1, role="root", model="m", status="ok", prompt_tokens=5, completion_tokens=5,
+          cost_usd=0.01, duration_s=0.1, text="```repl\nwhile True: pass\n```"),
+        e(ev.CODE_START, iteration=1, block=1, code="while True: pass"),
+        e(ev.CODE_END, iteration=1, block=1, output="", error="TimeoutError", duration_s=3.0, timed_out=True,
+          restarted=True, has_final=False),
+        e(ev.ITERATION, iteration=2, max_iterations=3),
+        e(ev.MODEL_START, call_id=2, role="root", model="m"),
+        e(ev.MODEL_END, call_id=2, role="root", model="m", status="error", error="rate limited", prompt_tokens=0,
+          completion_tokens=0, cost_usd=0.0, duration_s=0.0),
+        e(ev.NODE_END, status="error", answer=None, iterations=2, error="backend: rate limited"),
+        e(ev.FAILED, error="backend: rate limited", exit_code=4),
+    ]
+    text = draw(TreeState.from_events(events, RenderOptions(show_timings=False)))
+    assert "⏱ iteration 1/3" in text and "⏱ timed out (REPL restarted: variables lost)" in text
+    assert "✗ iteration 2/3" in text and "✗ model error: rate limited" in text
+    assert "╭─ Failed" in text and "backend: rate limited" in text
+
+
+def test_spinner_frames_advance_between_refreshes(events):
+    """A running item shows an animated spinner; its frame depends on the time the frame is drawn."""
+    cut = next(i for i, e in enumerate(events) if e.kind == ev.SUBCALL_START and e.node == "r.1") + 1
+    state = TreeState.from_events(events[:cut], RenderOptions.for_live(show_timings=False, max_height=200))
+    frames = []
+    for now in (0.0, 0.35):
+        console = Console(width=100, color_system=None, record=True, file=io.StringIO(), get_time=lambda now=now: now)
+        console.print(state)
+        frames.append(console.export_text().splitlines()[0][0])
+    assert frames[0] != frames[1] and frames[0] in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
