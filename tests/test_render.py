@@ -202,6 +202,10 @@ def test_mid_run_snapshot_shows_running_nodes_and_progress(events):
 
 
 def _synthetic(iterations: int = 12, batch: int = 30) -> list[ev.Event]:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root holds bench/
     from bench.bench_render import synthetic_events
 
     return synthetic_events(iterations, batch)
