@@ -170,7 +170,7 @@ def load_server(path: Path, settings: LocalSettings = SETTINGS):
 def chat(model: str, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None) -> dict:
     """One chat completion: OpenAI-shaped dict (choices, usage)."""
     server = server_for(model)
-    body = {"messages": [{"role": m["role"], "content": _text(m.get("content"))} for m in messages],
+    body = {"messages": adapt_messages(messages),
             "max_tokens": max_tokens or SETTINGS.max_tokens,
             "temperature": SETTINGS.temperature if temperature is None else temperature}
     with _call_lock:
@@ -226,3 +226,42 @@ def _handler(litellm):
                             total_tokens=u.get("total_tokens", 0)))
 
     return LocalLLM()
+
+
+# ---- prompt adapter for small models --------------------------------------------------------------------
+SMALL_SYSTEM = """You are a Python assistant. A string variable `context` ({chars} characters) is ALREADY loaded \
+in a Python REPL. Never assign to `context`. You cannot see it: write code that prints the parts you need.
+
+Reply with exactly one ```repl code block. You will then see what it printed. When you know the answer, \
+reply with a ```repl block that calls FINAL("the answer"). Only FINAL in code counts.
+
+Search `context` with `re` using words from the QUESTION, and print short windows around the matches. \
+`llm_query(text)` asks a helper model about a short text (under 3000 characters) and returns its reply.
+
+Example (question: "What is the budget of the bridge project?"):
+```repl
+import re
+for m in list(re.finditer(r"(?i)budget|bridge", context))[:10]:
+    print(context[max(0, m.start() - 200):m.start() + 200].replace("\\n", " "))
+    print("---")
+```
+Then, if the output shows "... the bridge project has a budget of $4.2 million ...":
+```repl
+FINAL("$4.2 million")
+```"""
+_RLM_SYSTEM_START = "You answer a question about a document that is far too large to read at once."
+
+
+def adapt_messages(messages: list[dict]) -> list[dict]:
+    """Swap rlm's root system prompt for a shorter one small models follow (1.5B: copied the long
+    prompt's example question instead of answering). Other messages pass through unchanged."""
+    import re
+
+    out = []
+    for m in messages:
+        text = _text(m.get("content"))
+        if m.get("role") == "system" and text.startswith(_RLM_SYSTEM_START):
+            found = re.search(r"full document \(([\d,]+) characters\)", text)
+            text = SMALL_SYSTEM.format(chars=found.group(1) if found else "many")
+        out.append({"role": m.get("role", "user"), "content": text})
+    return out

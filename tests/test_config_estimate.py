@@ -1,0 +1,30 @@
+"""`--estimate` logic (rlm_cli/estimate.py) and offline token counting."""
+from __future__ import annotations
+
+import pytest
+
+from rlm_cli import config, estimate, tokens
+from rlm_cli.usage import Limits
+
+
+def test_token_count_is_exact_offline():
+    assert tokens.exact()  # cl100k from litellm's bundled copy, no network in tests
+    assert tokens.count_tokens("hello world") == 2
+
+
+def test_range_grows_with_context_and_uses_profile_prices(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdef123456")
+    r = config.resolve(profile="openai")
+    small = estimate.compute(1_000, 10, 50_000, (2e-6, 8e-6), (4e-7, 1.6e-6), estimate.HOSTED, estimate.HOSTED, 8)
+    big = estimate.compute(1_000_000, 10, 50_000, (2e-6, 8e-6), (4e-7, 1.6e-6), estimate.HOSTED, estimate.HOSTED, 8)
+    assert small.cost[0] < small.cost[1] < big.cost[1] and big.calls[1] == 10 + 20
+    assert big.seconds[0] < big.seconds[1]
+    text = estimate.estimate(r, "word " * 200_000, Limits(max_iterations=10, max_cost=0.01))
+    assert "gpt-4.1" in text and "cost: $" in text and "--max-cost $0.01 may stop" in text
+
+
+def test_unknown_prices_say_so(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model_list: [{model_name: m, litellm_params: {model: openai/no-such-model, api_base: 'http://127.0.0.1:9/v1'}}]\n")
+    r = config.resolve(config_path=str(cfg))
+    assert "cost: unknown" in estimate.estimate(r, "x" * 1000, Limits())
