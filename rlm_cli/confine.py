@@ -250,3 +250,5 @@ def seccomp(pid: int) -> None:
     rc = int(_lib().syscall(ctypes.c_long(nr), ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
                             ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)))
     _check(rc, "seccomp(SECCOMP_SET_MODE_FILTER)")
+    if rc > 0:  # TSYNC: the id of a thread that could not be synchronised
+        raise ConfineError(f"seccomp: thread {rc} could not be synchronised")
