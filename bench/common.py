@@ -47,7 +47,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "mem_mb": mem, "python": platform.python_version(),
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
+    return {"loadavg_1m": round(load[0], 2), "cpus": os.cpu_count(), "cpu": cpu, "mem_mb": mem, "python": platform.python_version(),
             "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 

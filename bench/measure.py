@@ -73,7 +73,18 @@ def per_iteration(iterations: int = 20) -> dict:
     return {"iterations": len(reqs), "per_iteration_s": median(gaps), "max_s": max(gaps) if gaps else float("nan")}
 
 
-# ---- REPL ----------------------------------------------------------------------------------------
+# ---- REPL ----
+def default_options():
+    """The sandbox options `rlm ask` uses by default (--sandbox auto), confinement layers included."""
+    from rlm_cli.sandbox import SandboxOptions
+
+    try:
+        from rlm_cli.confine_host import spec_for_mode
+    except ImportError:  # no confinement layers in this build
+        return SandboxOptions()
+    return SandboxOptions(confine=spec_for_mode("auto"))
+
+
 def repl_roundtrip(n: int = 3000, code: str = "x = 1") -> dict:
     """Per-exec round trip of SubprocessSandbox.execute on a trivial block (host -> worker -> host)."""
     from rlm_cli.sandbox import SubprocessSandbox
@@ -81,7 +92,7 @@ def repl_roundtrip(n: int = 3000, code: str = "x = 1") -> dict:
     def handler(fn, args):  # not called by the trivial block
         return []
 
-    with SubprocessSandbox("hello world") as sb:
+    with SubprocessSandbox("hello world", options=default_options()) as sb:
         t0 = time.perf_counter()
         sb.execute("pass", handler)
         start_s = time.perf_counter() - t0
@@ -106,7 +117,7 @@ def llm_query_roundtrip(n: int = 300) -> dict:
     def handler(fn, args):
         return ["ok" for _ in args.get("prompts") or [1]]
 
-    with SubprocessSandbox("hello") as sb:
+    with SubprocessSandbox("hello", options=default_options()) as sb:
         sb.execute("r = llm_query('hi')", handler)
         times = []
         for _ in range(n):
