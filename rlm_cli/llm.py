@@ -50,7 +50,7 @@ class Endpoint:
         return self.fast_path and self.model.startswith(FAST_PREFIXES)
 
     def router_entry(self) -> dict:
-        params = {"model": self.model, **{k: v for k, v in self.params.items() if k not in ("stream",)}}
+        params = {"model": self.model, **self.params}
         if self.api_base:
             params["api_base"] = self.api_base
         if self.api_key:
@@ -285,7 +285,12 @@ class LLMBackend:
         first = self.endpoint(model)
         try:
             router = self.router()
-            resp = router.completion(model=model, messages=messages, timeout=timeout)
+            if first.params.get("stream"):  # streaming deployments (litellm_params.stream): rebuild one response
+                chunks = list(router.completion(model=model, messages=messages, timeout=timeout, stream=True,
+                                                stream_options={"include_usage": True}))
+                resp = get_litellm().stream_chunk_builder(chunks, messages=messages)
+            else:
+                resp = router.completion(model=model, messages=messages, timeout=timeout)
         except Exception as exc:
             raise backend_error(exc, first) from None
         served = (getattr(resp, "_hidden_params", None) or {}).get("model_id")
@@ -338,6 +343,16 @@ class LLMBackend:
             self.start_router()  # built while this request is on the wire (after the SDK import: no GIL race)
         params = {k: v for k, v in ep.params.items() if k not in _NOT_SENT}
         name = ep.model.split("/", 1)[1]
+        if ep.params.get("stream"):
+            stream = client.chat.completions.create(model=name, messages=messages, stream=True, timeout=timeout,
+                                                    stream_options={"include_usage": True}, **params)
+            parts, usage = [], (None, None)
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    parts.append(chunk.choices[0].delta.content)
+                if getattr(chunk, "usage", None):
+                    usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            return "".join(parts), usage
         resp = client.chat.completions.create(model=name, messages=messages, timeout=timeout, **params)
         text = resp.choices[0].message.content or "" if resp.choices else ""
         u = resp.usage
