@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import struct
 
 PR_SET_PDEATHSIG = 1
@@ -212,7 +211,7 @@ def _arg_lo(i: int) -> int:
 
 
 def build_filter(pid: int, machine: str | None = None) -> bytes:
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine
     if machine not in SYSCALLS:
         raise ConfineError(f"no seccomp syscall table for {machine}")
     arch, nr = SYSCALLS[machine]
@@ -246,7 +245,7 @@ def seccomp(pid: int) -> None:
     code = build_filter(pid)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    nr = SYSCALLS[platform.machine()][1]["seccomp"]
+    nr = SYSCALLS[os.uname().machine][1]["seccomp"]
     rc = int(_lib().syscall(ctypes.c_long(nr), ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
                             ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)))
     _check(rc, "seccomp(SECCOMP_SET_MODE_FILTER)")

@@ -176,6 +176,8 @@ class Repl:
             try:
                 self.chan.send({"type": "call", "id": call_id, "fn": fn, "args": args})
                 reply = self.chan.recv()
+                if reply.get("type") == "exit":
+                    os._exit(0)  # the host is closing the REPL while a sub-call was pending
             finally:
                 if paused:
                     self.timer.resume()

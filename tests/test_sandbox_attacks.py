@@ -74,9 +74,8 @@ def _serve_udp(sock: socket.socket, hits: list) -> None:
             return
 
 
-@pytest.fixture(scope="module")
-def targets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack-targets")
+def make_targets(root: Path) -> tuple[Targets, Callable]:
+    """Secrets, listeners and paths outside scratch; returns (targets, stop)."""
     secret = root / "outside" / "secret.txt"
     secret.parent.mkdir()
     secret.write_text(SECRET)
@@ -99,9 +98,14 @@ def targets(tmp_path_factory):
                 udp.getsockname()[1], unix_path, os.getpid(), [], [], [], [])
     for sock, fn, hits in ((tcp, _serve_tcp, t.tcp_hits), (udp, _serve_udp, t.udp_hits), (unix, _serve_tcp, t.unix_hits)):
         threading.Thread(target=fn, args=(sock, hits), daemon=True).start()
+    return t, lambda: [sock.close() for sock in (tcp, udp, unix)]
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory):
+    t, stop = make_targets(tmp_path_factory.mktemp("attack-targets"))
     yield t
-    for sock in (tcp, udp, unix):
-        sock.close()
+    stop()
 
 
 # ---- the sandboxes under test -----------------------------------------------------------------------------
@@ -312,9 +316,8 @@ ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
-def test_attack_is_blocked_and_repl_still_answers(attack: Attack, make_box, targets):
-    box = make_box()
+def run_attack(box: SubprocessSandbox, attack: Attack, targets: Targets) -> None:
+    """Run one attack; raises AssertionError if it was not blocked or the REPL stopped answering."""
     before = descendants(box.proc.proc.pid)
     got_usr1 = []
     old = signal.signal(signal.SIGUSR1, lambda *a: got_usr1.append(1))
@@ -328,6 +331,11 @@ def test_attack_is_blocked_and_repl_still_answers(attack: Attack, make_box, targ
         assert descendants(box.proc.proc.pid) == before, "the attack left new processes behind"
     after = box.execute("FINAL('still answering')", echo)
     assert after.final == "still answering", after.render()
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack_is_blocked_and_repl_still_answers(attack: Attack, make_box, targets):
+    run_attack(make_box(), attack, targets)
 
 
 def test_soft_timeout_keeps_variables(make_box):
