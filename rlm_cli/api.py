@@ -11,7 +11,6 @@ SOURCES (files, directories, PDF, DOCX). See docs/api.md.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from dataclasses import dataclass, field
@@ -121,6 +120,8 @@ class RLM:
 
     async def acompletion(self, query: str, context: ContextArg = "", **kwargs) -> RLMResult:
         """`completion` in a worker thread, so an event loop stays responsive (and can run several)."""
+        import asyncio
+
         return await asyncio.to_thread(self.completion, query, context, **kwargs)
 
     def _make_run(self):
