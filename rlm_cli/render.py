@@ -308,6 +308,10 @@ class TreeState:
     def _stopped(self, e, d):
         self.status = "interrupted" if e.kind == ev.INTERRUPTED else "error"
         self.error = d.get("error") or ("interrupted" if e.kind == ev.INTERRUPTED else "failed")
+        if e.kind == ev.INTERRUPTED:  # nodes unwound by Ctrl-C ended with status error and no message
+            for node in self.nodes.values():
+                if node.status == "error" and not node.error:
+                    node.status = "interrupted"
         self.duration_s = d.get("duration_s", e.t)
         self._settle(e.t, self.status)
 
@@ -701,7 +705,12 @@ class _Builder:
         if s.status == "ok" and s.answer is not None:
             return Panel(Markdown(str(s.answer)), title="Answer", title_align="left", border_style="green")
         title = {"interrupted": "Interrupted", "limit": "No answer: limit reached"}.get(s.status, "Failed")
-        return Panel(self.text(str(s.error or s.status)), title=title, title_align="left",
+        body = str(s.error or s.status)
+        if s.status == "interrupted":
+            body = "Stopped by Ctrl-C before an answer."
+        if s.run.get("run_id"):
+            body += f"\nSaved run: rlm logs show {s.run['run_id']}"
+        return Panel(self.text(body), title=title, title_align="left",
                      border_style=STYLES.get(s.status, "red"))
 
 
