@@ -85,6 +85,7 @@ def timing(args) -> None:
 def matrix(args) -> None:
     spec = importlib.util.spec_from_file_location("attack_suite", ROOT / "tests" / "test_sandbox_attacks.py")
     suite = importlib.util.module_from_spec(spec)
+    sys.modules["attack_suite"] = suite
     spec.loader.exec_module(suite)
     os.environ["OPENAI_API_KEY"] = suite.FAKE_KEY  # the host holds a key, as in the tests
     cfgs = {k: v for k, v in configs().items() if k != "none (no spec)"}

@@ -167,8 +167,11 @@ def ro_paths() -> list[str]:
     exe = os.path.realpath(sys.executable)
     for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(exe)):
         for q in (p, os.path.realpath(p)):
-            if q and q not in paths:
+            if q in ("", "/"):  # a Python installed at the root: grant its stdlib only, not the whole tree
+                q = os.path.dirname(os.__file__)
+            if q not in paths:
                 paths.append(q)
+    paths = [p for p in paths if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in paths)]  # nested: one rule
     paths += [str(PKG / "worker.py"), str(PKG / "confine.py")]
     paths += [p for p in SYSTEM_RO if os.path.exists(p) and p not in paths]
     return paths

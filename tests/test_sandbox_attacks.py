@@ -175,6 +175,7 @@ def blocked(*needles: str) -> Callable:
     """The attack raised an error in the REPL and none of the needles reached the model."""
     def check(res: ExecResult, t: Targets) -> None:
         assert res.error, f"attack was not reported as an error: {res.render()!r}"
+        assert not res.restarted, f"the worker died instead of getting an error: {res.error}"
         assert not leaked(res, SECRET, FAKE_KEY, *needles), res.render()
     return check
 
