@@ -132,6 +132,11 @@ def main(argv=None) -> None:
     rows.append(("live sink per event, Live refreshing at 8 Hz (mean)", f"{mean * 1e6:.1f} µs"))
     rows.append(("live sink per event (p99)", f"{p99 * 1e6:.1f} µs"))
     rows.append(("live sink per event (max: waited for a frame build)", f"{worst * 1e3:.2f} ms"))
+    running = TreeState.from_events(events[:-2], RenderOptions.for_live(max_height=39))
+    t0 = time.perf_counter()
+    for _ in range(20):
+        running.__rich__()
+    rows.append(("state lock held per live frame (build, 8 frames/s)", f"{(time.perf_counter() - t0) / 20 * 1e3:.2f} ms"))
     full = TreeState.from_events(events, RenderOptions())
     live = TreeState.from_events(events, RenderOptions.for_live(max_height=39))
     for label, state in ((f"draw full tree, {items:,} items (logs show)", full),
