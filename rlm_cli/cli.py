@@ -82,9 +82,16 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     _quiet_library_warnings()
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     command = typer.main.get_command(app)
+    from .completion import preempt
+
+    code = preempt(command, argv if argv is not None else sys.argv[1:], env)
+    if code is not None:
+        return code
     try:
         rv = command.main(args=argv, prog_name="rlm", standalone_mode=False, obj=env)
         code = int(rv) if isinstance(rv, int) else ExitStatus.OK
+        if code == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130) on its own
+            _error(env, "interrupted")
     except RLMError as exc:
         _error(env, secrets.redact(exc.message), secrets.redact(exc.hint) if exc.hint else None)
         code = exc.exit_status
@@ -120,6 +127,8 @@ def _click_exit(exc: Exception, env: Env) -> int | None:
     """Map Click's (or Typer's vendored Click's) control-flow exceptions; None if `exc` is not one."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     if "Exit" in names and hasattr(exc, "exit_code"):
+        if exc.exit_code == ExitStatus.INTERRUPTED:
+            _error(env, "interrupted")
         return int(exc.exit_code)
     if "Abort" in names:
         _error(env, "interrupted")

@@ -137,6 +137,8 @@ class LiveTree:
     """The live Rich tree on a terminal. Events only fold into the state (under its lock); a Rich Live
     thread redraws at REFRESH_HZ, so drawing never slows the run."""
 
+    shows_answer = True  # its final frame has the answer panel
+
     def __init__(self, console, refresh_hz: float = REFRESH_HZ):
         from rich.live import Live
 

@@ -49,6 +49,9 @@ class RunResult:
     error: str | None = None
 
 
+EXACT_COUNT_CHARS = 400_000
+
+
 class Cancelled(RLMError):
     """The run was stopped (Ctrl-C or a failure elsewhere in the tree); raised in the other nodes."""
 
@@ -76,7 +79,7 @@ class Run:
     def answer(self, question: str, context: Context) -> RunResult:
         t0 = time.monotonic()
         cfg = self.config
-        self.bus.emit(ev.RUN_START, run_id=self.run_id, question=question, context_chars=len(context.text),
+        self.bus.emit(ev.RUN_START, run_id=self.run_id, wall_time=time.time(), question=question, context_chars=len(context.text),
                       sources=[s.as_dict() | {"pages": len(s.pages)} for s in context.sources],
                       root_model=cfg.root_model, sub_model=cfg.sub, limits=_limits_dict(cfg.limits),
                       concurrency=cfg.concurrency)
@@ -129,7 +132,8 @@ class Run:
             emit(ev.NODE_END, status="limit", answer=None, iterations=iteration, error=str(exc))
             raise
         except BaseException as exc:
-            emit(ev.NODE_END, status="error", answer=None, iterations=iteration, error=str(exc))
+            status = "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "error"
+            emit(ev.NODE_END, status=status, answer=None, iterations=iteration, error=str(exc) or type(exc).__name__)
             raise
         finally:
             sandbox.close()
@@ -168,24 +172,24 @@ class Run:
         """Stop the whole tree: every node's next model call raises Cancelled."""
         self.cancelled.set()
 
-    def _complete(self, model: str, messages: list[dict], emit, role: str) -> str:
+    def _complete(self, model: str, messages: list[dict], emit, role: str, subcall: int | None = None) -> str:
         if self.cancelled.is_set():
             raise Cancelled("the run was cancelled")
         self.budget.admit()
         call_id = next(self._ids)
         try:
             with self.gate:
-                emit(ev.MODEL_START, call_id=call_id, role=role, model=model)
+                emit(ev.MODEL_START, call_id=call_id, role=role, model=model, subcall=subcall)
                 try:
                     c = self.model.complete(model, messages, timeout=self._call_timeout())
                 except Exception as exc:
-                    emit(ev.MODEL_END, call_id=call_id, role=role, model=model, status="error", error=str(exc),
+                    emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="error", error=str(exc),
                          prompt_tokens=0, completion_tokens=0, cost_usd=0.0, duration_s=0.0)
                     raise
             self.usage.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd)
         finally:
             self.budget.release()
-        emit(ev.MODEL_END, call_id=call_id, role=role, model=model, status="ok", prompt_tokens=c.prompt_tokens,
+        emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok", prompt_tokens=c.prompt_tokens,
              completion_tokens=c.completion_tokens, cost_usd=c.cost_usd, duration_s=round(c.duration_s, 4),
              text=c.text, totals=self._totals())
         return c.text
@@ -198,14 +202,14 @@ class Run:
     def _handler(self, node_id: str, depth: int):
         def handle(fn: str, args: dict) -> list[str]:
             batched = bool(args.get("batched"))
-            if fn == "llm_query":
-                items = [(p,) for p in args["prompts"]]
-                one = lambda p: self._llm_query(p, args.get("model"), emit)  # noqa: E731
-            else:
-                items = list(zip(args["questions"], args["contexts"]))
-                one = lambda q, c: self._rlm_query(q, c, node_id, depth)  # noqa: E731
             emit = self._emitter(node_id, depth)
             call_id = next(self._ids)
+            if fn == "llm_query":
+                items = [(p,) for p in args["prompts"]]
+                one = lambda p: self._llm_query(p, args.get("model"), emit, call_id)  # noqa: E731
+            else:
+                items = list(zip(args["questions"], args["contexts"]))
+                one = lambda q, c: self._rlm_query(q, c, node_id, depth, call_id)  # noqa: E731
             emit(ev.SUBCALL_START, call_id=call_id, fn=fn, batched=batched, n=len(items),
                  previews=[str(it[0])[:200] for it in items[:8]])
             self.usage.count_sub_calls(len(items))
@@ -260,7 +264,7 @@ class Run:
             raise fatal
         return [r or "" for r in results]
 
-    def _llm_query(self, prompt: str, model: str | None, emit) -> str:
+    def _llm_query(self, prompt: str, model: str | None, emit, subcall: int | None = None) -> str:
         model = model or self.config.sub
         window = self._sub_window()
         if window is not None:
@@ -268,12 +272,12 @@ class Run:
             if n > window:
                 raise ContextOverflow(
                     f"prompt of {n:,} tokens is larger than the sub model's window ({window:,} tokens): split it into smaller chunks")
-        return self._complete(model, [{"role": "user", "content": prompt}], emit, role="sub")
+        return self._complete(model, [{"role": "user", "content": prompt}], emit, role="sub", subcall=subcall)
 
-    def _rlm_query(self, question: str, sub_context: str, parent: str, depth: int) -> str:
+    def _rlm_query(self, question: str, sub_context: str, parent: str, depth: int, subcall: int | None = None) -> str:
         if depth + 1 > self.config.limits.max_depth:
             prompt = f"{question}\n\n{sub_context}" if sub_context else question
-            return self._llm_query(prompt, None, self._emitter(parent, depth))
+            return self._llm_query(prompt, None, self._emitter(parent, depth), subcall)
         with self._id_lock:
             counter = self._child_ids.setdefault(parent, itertools.count(1))
             child_id = f"{parent}.{next(counter)}"
@@ -290,8 +294,17 @@ class Run:
         return emit
 
     def _count(self, text: str) -> int:
+        """Tokens in `text`: exact up to EXACT_COUNT_CHARS, else extrapolated from evenly spread samples
+        (tokenizing a 100 MB context would take longer than the whole run's overhead)."""
         counter = self.config.count_tokens
-        return counter(text) if counter else approx_tokens(text)
+        if not counter:
+            return approx_tokens(text)
+        if len(text) <= EXACT_COUNT_CHARS:
+            return counter(text)
+        n, size = 8, EXACT_COUNT_CHARS // 8
+        step = (len(text) - size) // (n - 1)
+        sampled = sum(counter(text[i * step:i * step + size]) for i in range(n))
+        return int(sampled * len(text) / (n * size))
 
     def _sub_window(self) -> int | None:
         if self.config.sub_window_tokens is not None:

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import __version__
 from .errors import RLMError
 
 JSON_SCHEMA_VERSION = 1
@@ -33,11 +34,13 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
-def result_object(*, run, answer, status, exit_code, error=None, trajectory=None, warnings=(), citations=()) -> dict:
+def result_object(*, run, answer, question=None, status, exit_code, error=None, trajectory=None, warnings=(), citations=()) -> dict:
     """The --json result (schema documented in README: 'JSON output')."""
     usage = run.usage
     return {
         "version": JSON_SCHEMA_VERSION,
+        "rlm_version": __version__,
+        "question": question,
         "run_id": run.run_id,
         "status": status,
         "exit_code": int(exit_code),

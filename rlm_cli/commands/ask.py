@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..completion import complete_profiles
 from ..errors import ExitStatus, LimitExceeded, RLMError, UsageError
 
 
@@ -39,7 +40,8 @@ def register(app: typer.Typer) -> None:
 def ask(
     ctx: typer.Context,
     args: List[str] = typer.Argument(..., metavar="[SOURCES]... QUESTION", help="Files or directories to read ('-' = stdin), then the question."),
-    profile: Optional[str] = typer.Option(None, "-p", "--profile", envvar="RLM_PROFILE", help="Profile from the config file."),
+    profile: Optional[str] = typer.Option(None, "-p", "--profile", envvar="RLM_PROFILE", help="Profile from the config file.",
+                                          autocompletion=complete_profiles),
     config: Optional[Path] = typer.Option(None, "--config", envvar="RLM_CONFIG", help="Config file (LiteLLM format with an `rlm` section)."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help="Root model, e.g. openai/gpt-4o-mini (overrides the profile)."),
     sub_model: Optional[str] = typer.Option(None, "--sub-model", help="Model for llm_query sub-calls (default: the profile's, else the root model)."),
@@ -64,6 +66,7 @@ def ask(
     pdf_engine: str = typer.Option("auto", "--pdf-engine", help="auto | pdfium | pypdf."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the parse cache."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Also write the trajectory (JSON lines) to FILE."),
+    estimate: bool = typer.Option(False, "--estimate", "--dry-run", help="Print a cost/time estimate range and exit; nothing is sent."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never."),
 ) -> int:
     from .ask_run import AskOptions, run_ask
@@ -77,7 +80,7 @@ def ask(
         max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls, max_cost=max_cost,
         max_tokens=max_tokens, timeout=timeout, exec_timeout=exec_timeout, concurrency=concurrency,
         sandbox=sandbox.value, include=list(include), exclude=list(exclude), password=password,
-        pdf_engine=pdf_engine, use_cache=not no_cache, trace=trace, color=color.value,
+        pdf_engine=pdf_engine, use_cache=not no_cache, trace=trace, color=color.value, estimate=estimate,
     )
     return run_ask(opts, ctx.obj)
 

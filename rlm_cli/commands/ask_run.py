@@ -37,6 +37,7 @@ class AskOptions:
     use_cache: bool = True
     trace: Path | None = None
     color: str = "auto"
+    estimate: bool = False
 
 
 def run_ask(o: AskOptions, env=None) -> int:
@@ -46,11 +47,17 @@ def run_ask(o: AskOptions, env=None) -> int:
     if not o.question.strip():
         raise UsageError("the question is empty")
     resolved = _resolve(o)
-    resolved.backend.warm_up([resolved.root_model, resolved.sub_model])  # litellm import starts now, off the path
+    if not o.estimate:
+        resolved.backend.warm_up([resolved.root_model, resolved.sub_model])  # litellm import starts now, off the path
     display = _display(o, env)
     for notice in resolved.notices:
         display.notice(notice)
     context = _ingest(o, env)
+    if o.estimate:
+        from ..estimate import estimate
+
+        env.stdout.write(estimate(resolved, context, _limits(o, resolved)))
+        return int(ExitStatus.OK)
     run = _make_run(o, resolved)
     sinks = _sinks(o, run, display)
     try:
@@ -86,21 +93,27 @@ def _ingest(o: AskOptions, env):
                         pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress)
 
 
-def _make_run(o: AskOptions, resolved):
-    from ..engine import Run, RunConfig
-    from ..sandbox import SandboxOptions
+def _limits(o: AskOptions, resolved):
     from ..usage import Limits
 
     d = resolved.limits
     pick = lambda flag, key, default: flag if flag is not None else d.get(key, default)  # noqa: E731
-    limits = Limits(
+    return Limits(
         max_iterations=pick(o.max_iterations, "max_iterations", 20), max_depth=pick(o.max_depth, "max_depth", 1),
         max_calls=pick(o.max_calls, "max_calls", None), max_cost=pick(o.max_cost, "max_cost", None),
         max_tokens=pick(o.max_tokens, "max_tokens", None), timeout=pick(o.timeout, "timeout", None),
     )
+
+
+def _make_run(o: AskOptions, resolved):
+    from ..engine import Run, RunConfig
+    from ..sandbox import SandboxOptions
+    from ..tokens import count_tokens
+
     concurrency = o.concurrency or resolved.concurrency or 8
     sandbox = SandboxOptions(exec_timeout=o.exec_timeout, confine=_confine_spec(o.sandbox))
-    config = RunConfig(resolved.root_model, resolved.sub_model, limits, concurrency, sandbox)
+    config = RunConfig(resolved.root_model, resolved.sub_model, _limits(o, resolved), concurrency, sandbox,
+                       count_tokens=count_tokens)
     return Run(resolved.backend, config)
 
 
@@ -159,7 +172,7 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
 
     run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
                  usage=run.usage.as_dict(), **_totals(run))
-    obj = result_object(run=run, answer=answer, status=status, exit_code=code, error=error,
+    obj = result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code, error=error,
                         trajectory=getattr(run, "trajectory_path", None), warnings=warnings)
     if o.fmt == "json":
         text = to_json(obj)
@@ -174,11 +187,22 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
     if text is not None and not (o.output and code != ExitStatus.OK):
         if o.output:
             write_atomic(o.output, text)
-        else:
-            env.stdout.write(text)
+        elif not (o.fmt == "text" and getattr(display, "shows_answer", False) and _same_terminal(env)):
+            env.stdout.write(text)  # (on one shared terminal the live tree's answer panel already shows it)
             env.stdout.flush()
     display.finished(obj)
     return int(code)
+
+
+def _same_terminal(env) -> bool:
+    """stdout and stderr are the same terminal (not a pipe, not a file)."""
+    import os
+
+    try:
+        out, err = env.stdout.fileno(), env.stderr.fileno()
+        return os.isatty(out) and os.path.samestat(os.fstat(out), os.fstat(err))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _markdown(answer: str, obj: dict) -> str:
