@@ -183,6 +183,11 @@ class _Process:
                     break
         except (OSError, ValueError):
             pass
+        finally:
+            try:
+                self.rfile.close()  # the reader owns the read end: closing it from kill() could block on its lock
+            except OSError:
+                pass
         inbox.put(None)
 
     def send(self, msg: dict) -> None:
@@ -222,11 +227,13 @@ class _Process:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        for closer in (lambda: os.close(self.wfd), self.rfile.close):
-            try:
-                closer()
-            except OSError:
-                pass
+        try:
+            os.close(self.wfd)
+        except OSError:
+            pass
+        # The read end is closed by the reader thread at EOF: once the worker is dead, unless a process that
+        # escaped the group (possible only without seccomp) still holds the pipe. Never block on it here.
+        self.reader.join(timeout=0.2)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def stop(self) -> None:

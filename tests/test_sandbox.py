@@ -237,3 +237,18 @@ def test_confinement_failure_is_reported(box):
     else:
         with pytest.raises(SandboxError, match="confinement failed"):
             box(confine=spec).start()
+
+
+def test_straggler_holding_the_pipe_does_not_hang_the_host(box):
+    """basic mode: a forked child escapes the group with setsid and keeps the pipe; kill must not block on it."""
+    b = box(confine=confine_host.spec_for_mode("basic"))
+    res = b.execute("import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n"
+                    "print(pid)", echo)
+    straggler = int(res.stdout.strip())
+    try:
+        t0 = time.monotonic()
+        res = b.execute("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass", echo)
+        assert res.restarted and time.monotonic() - t0 < 5
+        assert b.execute("FINAL('ok')", echo).final == "ok"
+    finally:
+        os.kill(straggler, signal.SIGKILL)
