@@ -231,7 +231,7 @@ def _isolates(spec: dict, kind: str) -> bool:
     return "seccomp" in spec["layers"]  # Landlock alone covers TCP only; seccomp denies every socket()
 
 
-def satisfied(required: list[str], layers: list[str]) -> list[str]:
+def missing_isolation(required: list[str], layers: list[str]) -> list[str]:
     """Which required isolation kinds the layers the worker reported do NOT provide."""
     wrapped = "bwrap" in layers or "sandbox-exec" in layers
     have = {"file": wrapped or "landlock-fs" in layers, "network": wrapped or "seccomp" in layers}

@@ -4,6 +4,12 @@ The worker (worker.py) runs model-written code; this module starts it with a scr
 in a private scratch directory, speaks JSON lines with it on dedicated pipes, serves its sub-calls
 through a handler, enforces the hard per-exec timeout (kill the process group, restart, tell the
 model), and cleans up on every exit path.
+
+Confinement (docs/sandbox.md): `SandboxOptions.confine` is the spec from confine_host.spec_for_mode();
+the worker applies Landlock/seccomp itself (confine.py), the host wraps it in bubblewrap or
+sandbox-exec when the spec says so, and every message from the worker is validated and capped here.
+A worker must be started and closed by the same host thread: PR_SET_PDEATHSIG and bwrap's
+--die-with-parent fire when the thread that spawned the worker exits.
 """
 from __future__ import annotations
 
@@ -308,9 +314,9 @@ class SubprocessSandbox:
         layers = list(ready.get("layers", [])) + ([proc.wrapper] if proc.wrapper else [])
         required = (self.opts.confine or {}).get("required") or []
         if required:
-            from .confine_host import satisfied
+            from .confine_host import missing_isolation
 
-            missing = satisfied(required, layers)
+            missing = missing_isolation(required, layers)
             if missing:
                 proc.kill()
                 raise SandboxError(f"--sandbox strict: {' and '.join(missing)} isolation is not in force "

@@ -443,3 +443,15 @@ def test_cli_answers_after_attacks(cli, script, tmp_path, targets, monkeypatch):
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("all blocked: read:") and "LEAKED" not in r.stdout, r.stdout
     assert not targets.outside_write.exists() and targets.tcp_hits == []
+
+
+def test_sibling_repl_is_out_of_reach(make_box):
+    """A child RLM's REPL must not read its parent's (or a sibling's) context or scratch."""
+    victim, attacker = make_box(), make_box()
+    victim.execute("open('notes.txt', 'w').write('victim notes')", echo)
+    code = (f"import os\nfor p in ['{victim.ctx_dir}/context.txt', '{victim.proc.scratch}/notes.txt']:\n"
+            "    try:\n        print('LEAK', open(p).read())\n    except OSError as exc:\n        print('denied', type(exc).__name__)\n"
+            f"os.listdir('{victim.proc.scratch}')")
+    res = attacker.execute(code, echo)
+    assert res.error and "LEAK" not in res.stdout and res.stdout.count("denied") == 2, res.render()
+    assert attacker.execute("FINAL('ok')", echo).final == "ok"
