@@ -145,6 +145,8 @@ class _Process:
             return argv
         ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
         worker_spec = {k: spec[k] for k in ("layers", "rw_paths") if k in spec}
+        if spec.get("bwrap"):  # bwrap's /dev/shm is private: allow POSIX semaphores (multiprocessing.pool.ThreadPool)
+            worker_spec["rw_paths"] = list(worker_spec.get("rw_paths") or []) + ["/dev/shm"]
         worker_spec.update(scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro, bwrap=bool(spec.get("bwrap")))
         argv += ["--confine", json.dumps(worker_spec)]
         if spec.get("bwrap"):
