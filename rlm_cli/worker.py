@@ -164,6 +164,9 @@ class Repl:
         }
         self._starts = [s["start"] for s in sources]
         self.namespace.update(self.reserved)
+        # Small models often write Final(...)/final(...): accept them, but unprotected (a model may
+        # well name a variable `final`).
+        self.namespace.update(Final=self.FINAL, final=self.FINAL)
 
     # ---- functions visible to model code -------------------------------------------------------
     def _call(self, fn: str, args: dict) -> list[str]:

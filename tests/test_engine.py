@@ -176,3 +176,13 @@ def test_events_cover_the_tree():
         assert kind in kinds, kind
     assert kinds.index("subcall_start") < kinds.index("subcall_end") < kinds.index("code_end")
     assert all(re.fullmatch(r"r(\.\d+)*", e.node) for e in events)
+
+
+def test_small_model_spellings_of_final_submit_but_final_stays_a_free_name():
+    rules = [
+        {"turn": 1, "when": "Question", "reply": repl("final = 'kept'\nprint(final)")},
+        {"turn": 2, "when": "kept", "reply": repl("Final(final + ' then submitted')")},
+    ]
+    run, model = make_run(rules)
+    assert run.answer("q", Context.from_text("abc")).answer == "kept then submitted"
+    assert "reserved" not in user_messages(model)[-1]

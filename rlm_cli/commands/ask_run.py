@@ -59,6 +59,8 @@ def run_ask(o: AskOptions, env=None) -> int:
         env.stdout.write(estimate(resolved, context, _limits(o, resolved)))
         return int(ExitStatus.OK)
     run = _make_run(o, resolved)
+    for notice in (run.config.sandbox.confine or {}).get("notices", []):
+        display.notice(notice)
     sinks = _sinks(o, run, display)
     try:
         return _execute(o, env, run, context, sinks, display)

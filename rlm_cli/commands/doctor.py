@@ -237,7 +237,12 @@ def check_sandbox() -> list[Check]:
         return [Check("sandbox", FAIL, f"the REPL worker cannot run code: {msg}", items=layers)]
     ms = (time.monotonic() - t0) * 1000
     detail = f"worker ran code in {ms:.0f} ms; layers in force: {', '.join(active) or 'process only'}"
-    isolated = any(layer in ("landlock", "bwrap", "sandbox-exec") for layer in active)
+    try:
+        from ..confine_host import missing_isolation
+
+        isolated = not missing_isolation(["file", "network"], active)
+    except ImportError:
+        isolated = False
     return [Check("sandbox", OK if isolated else WARN, detail + ("" if isolated else
                   " (no file/network isolation: model code runs with process isolation only)"), items=layers)]
 
