@@ -74,11 +74,13 @@ class Run:
         self._id_lock = threading.Lock()
         self.root_iterations = 0
         self.cancelled = threading.Event()
+        self.sources: list = []
 
     # ---- entry point ------------------------------------------------------------------------------
     def answer(self, question: str, context: Context) -> RunResult:
         t0 = time.monotonic()
         cfg = self.config
+        self.sources = context.sources
         self.bus.emit(ev.RUN_START, run_id=self.run_id, wall_time=time.time(), question=question, context_chars=len(context.text),
                       sources=[s.as_dict() | {"pages": len(s.pages)} for s in context.sources],
                       root_model=cfg.root_model, sub_model=cfg.sub, limits=_limits_dict(cfg.limits),

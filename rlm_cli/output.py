@@ -62,5 +62,24 @@ def result_object(*, run, answer, question=None, status, exit_code, error=None, 
     }
 
 
+def citations(answer: str | None, source_names: list[str]) -> list[dict]:
+    """The evidence an answer points at: every "NAME p.N" / "NAME line N" (as `locate()` writes them)
+    whose NAME is one of the run's sources, in order of first appearance."""
+    import re
+
+    if not answer or not source_names:
+        return []
+    names = sorted({n for n in source_names if n}, key=len, reverse=True)
+    pattern = re.compile("(" + "|".join(re.escape(n) for n in names) + r")[,:]?\s+(p\.|page |line )\s*(\d+)")
+    found, seen = [], set()
+    for m in pattern.finditer(answer):
+        kind = "line" if m.group(2).startswith("line") else "page"
+        key = (m.group(1), kind, int(m.group(3)))
+        if key not in seen:
+            seen.add(key)
+            found.append({"source": key[0], kind: key[2], "text": m.group(0)})
+    return found
+
+
 def to_json(obj: dict) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"

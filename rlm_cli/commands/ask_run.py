@@ -170,12 +170,13 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
 
 
 def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
-    from ..output import result_object, to_json, write_atomic
+    from ..output import citations, result_object, to_json, write_atomic
 
     run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
                  usage=run.usage.as_dict(), **_totals(run))
     obj = result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code, error=error,
-                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings)
+                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings,
+                        citations=citations(answer, [s.name for s in run.sources]))
     if o.fmt == "json":
         text = to_json(obj)
     elif answer is None:
