@@ -157,12 +157,9 @@ class RouterOptions:
 
     @property
     def fallbacks(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for item in self.router_settings.get("fallbacks") or []:
-            if isinstance(item, dict):
-                for k, v in item.items():
-                    out.setdefault(str(k), []).extend([v] if isinstance(v, str) else list(v or []))
-        return out
+        from .profiles import parse_fallbacks
+
+        return parse_fallbacks(self.router_settings)
 
 
 class LLMBackend:

@@ -12,7 +12,7 @@ from .errors import RLMError
 JSON_SCHEMA_VERSION = 1
 
 
-def write_atomic(path: str | Path, text: str) -> None:
+def write_atomic(path: str | Path, text: str, *, fsync: bool = True) -> None:
     """Write to a temp file beside `path`, fsync, then rename: readers never see a half-written file."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -24,7 +24,8 @@ def write_atomic(path: str | Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

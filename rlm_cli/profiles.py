@@ -84,13 +84,7 @@ class Config:
         return [d for d in self.deployments if d.model_name == name]
 
     def fallbacks(self) -> dict[str, list[str]]:
-        """router_settings.fallbacks ([{name: [other, ...]}, ...]) as one dict."""
-        out: dict[str, list[str]] = {}
-        for item in self.router_settings.get("fallbacks") or []:
-            if isinstance(item, dict):
-                for k, v in item.items():
-                    out.setdefault(str(k), []).extend([v] if isinstance(v, str) else list(v or []))
-        return out
+        return parse_fallbacks(self.router_settings)
 
     def missing_env(self, profile: Profile, environ=None) -> list[str]:
         names = []
@@ -193,3 +187,13 @@ def _check_refs(cfg: Config, where: str) -> None:
                 raise ConfigError(f"{where}: profile '{p.name}' uses '{model}', which is not a model_name in model_list")
     if cfg.default_profile not in (None, "auto") and cfg.default_profile not in cfg.profiles:
         raise ConfigError(f"{where}: default_profile '{cfg.default_profile}' is not a profile")
+
+
+def parse_fallbacks(router_settings: dict) -> dict[str, list[str]]:
+    """router_settings.fallbacks ([{name: [other, ...]}, ...]) as one dict."""
+    out: dict[str, list[str]] = {}
+    for item in router_settings.get("fallbacks") or []:
+        if isinstance(item, dict):
+            for k, v in item.items():
+                out.setdefault(str(k), []).extend([v] if isinstance(v, str) else list(v or []))
+    return out

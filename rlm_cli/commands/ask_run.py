@@ -148,8 +148,6 @@ def _sinks(o: AskOptions, run, display) -> list:
 
 
 def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
-    from ..output import result_object
-
     warnings = list(context.warnings)
     for w in warnings:
         run.bus.emit(ev.WARNING, message=w)

@@ -27,41 +27,11 @@ def register(app: typer.Typer) -> None:
 
 
 # ------------------------------------------------------------------------------------ tokens
-def _litellm_tiktoken_dir() -> str | None:
-    """litellm ships tiktoken's encoding files; find them without importing litellm."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("litellm")
-    except (ImportError, ValueError):
-        return None
-    if not spec or not spec.origin:
-        return None
-    d = os.path.join(os.path.dirname(spec.origin), "litellm_core_utils", "tokenizers")
-    # tiktoken names cache files by the sha1 of the download URL (cl100k_base below)
-    return d if os.path.isfile(os.path.join(d, "9b5ad71b2ce5302211f9c61530b329a4922fc6a4")) else None
-
-
 def load_encoding():
     """cl100k_base offline if at all possible; None if tiktoken cannot load it."""
-    try:
-        import tiktoken
-    except ImportError:
-        return None
-    saved = os.environ.get("TIKTOKEN_CACHE_DIR")
-    try:
-        if saved is None:
-            bundled = _litellm_tiktoken_dir()
-            if bundled:
-                os.environ["TIKTOKEN_CACHE_DIR"] = bundled
-        return tiktoken.get_encoding("cl100k_base")
-    except Exception:
-        return None
-    finally:
-        if saved is None:
-            os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = saved
+    from ..tokens import encoding
+
+    return encoding()
 
 
 def count_tokens(texts: list[str], enc=None) -> tuple[list[int], bool]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .. import paths
+from ..errors import RLMError
 from .base import Parsed
 
 VERSION = 1
@@ -89,18 +89,10 @@ def store(abs_path: str, st: os.stat_result, variant: str, digest: str, parsed: 
             "warnings": parsed.warnings,
             "info": {k: v for k, v in parsed.info.items() if k != "cached"},
         }
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, _entry_path(abs_path, variant))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except (OSError, ValueError, TypeError):
+        from ..output import write_atomic
+
+        write_atomic(_entry_path(abs_path, variant), json.dumps(data, ensure_ascii=False, separators=(",", ":")), fsync=False)
+    except (OSError, ValueError, TypeError, RLMError):
         pass
 
 

@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Union
 
