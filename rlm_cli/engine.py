@@ -31,6 +31,7 @@ class RunConfig:
     concurrency: int = 8
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
     sub_window_tokens: int | None = None  # refuse sub-prompts larger than this (None: from the model info)
+    root_window_tokens: int | None = None  # compact the root conversation past 80% of this (None: model info)
     count_tokens: object = None  # callable(str) -> int; default approx chars/4
 
     @property
@@ -50,6 +51,7 @@ class RunResult:
 
 
 EXACT_COUNT_CHARS = 400_000
+OMITTED = "[earlier turn omitted to fit the model's context window; the REPL still holds every variable it created]"
 
 
 class Cancelled(RLMError):
@@ -143,6 +145,7 @@ class Run:
     def _turn(self, messages, sandbox, handler, emit, iteration, depth, last=False) -> str | None:
         """One model reply and the execution of its code blocks. Returns the answer if FINAL ran."""
         cfg = self.config
+        self._fit_history(messages)
         reply = self._complete(cfg.root_model, messages, emit, role="root")
         messages.append({"role": "assistant", "content": reply})
         blocks = code_blocks(reply)
@@ -311,11 +314,29 @@ class Run:
     def _sub_window(self) -> int | None:
         if self.config.sub_window_tokens is not None:
             return self.config.sub_window_tokens
-        from .llm import context_window, Endpoint
+        return self._window(self.config.sub)
+
+    def _window(self, model: str) -> int | None:
+        from .llm import Endpoint, context_window
 
         endpoint = getattr(self.model, "endpoint", None)
-        ep = endpoint(self.config.sub) if endpoint else Endpoint(self.config.sub)
-        return context_window(ep)
+        return context_window(endpoint(model) if endpoint else Endpoint(model))
+
+    def _fit_history(self, messages: list[dict]) -> None:
+        """Keep the root conversation inside the root model's window: replace the oldest turns'
+        replies and REPL outputs by a stub (the REPL keeps every variable, so nothing is lost there).
+        The system prompt, the question and the last two turns always stay."""
+        window = self.config.root_window_tokens or self._window(self.config.root_model)
+        if not window:
+            return
+        budget = int(window * 0.8)
+        sizes = [self._count(m["content"]) for m in messages]
+        i = 2  # messages[0] system, [1] the question; then assistant/user pairs
+        while sum(sizes) > budget and i < len(messages) - 4:
+            if not messages[i]["content"].startswith(OMITTED[:20]):
+                messages[i] = {"role": messages[i]["role"], "content": OMITTED}
+                sizes[i] = self._count(OMITTED)
+            i += 1
 
     def _budget_text(self) -> str:
         left = self.budget.summary()

@@ -186,3 +186,19 @@ def test_small_model_spellings_of_final_submit_but_final_stays_a_free_name():
     run, model = make_run(rules)
     assert run.answer("q", Context.from_text("abc")).answer == "kept then submitted"
     assert "reserved" not in user_messages(model)[-1]
+
+
+def test_long_conversations_are_compacted_to_fit_the_root_window():
+    rules = [
+        {"when": "out of turns", "reply": repl("FINAL('done')")},
+        {"when": ".", "reply": repl("print('x' * 3000)")},
+    ]
+    run, model = make_run(rules, max_iterations=12, root_window_tokens=4000,
+                          sandbox=SandboxOptions(exec_timeout=5, max_output_chars=4000))
+    assert run.answer("q", Context.from_text("abc")).answer == "done"
+    last = model.calls[-1]["messages"]
+    total = sum(len(m["content"]) for m in last) // 4
+    assert total <= 4000 * 0.8 + 1000  # the last request still fits (last two turns are always kept)
+    assert any("omitted to fit" in m["content"] for m in last)
+    assert last[1]["content"].startswith("Question: q")  # the question is never dropped
+    assert "x" * 100 in last[-2]["content"] or "x" * 100 in last[-3]["content"]  # recent output kept
