@@ -41,7 +41,7 @@ def help_vs_import(runs: int = 15) -> dict:
 
 def first_request(runs: int = 7) -> dict:
     """Seconds from spawning `rlm ask file q -m openai/x --api-base URL` to the stub seeing the first request."""
-    delays, walls = [], []
+    delays, walls, rcs = [], [], []
     with tempfile.TemporaryDirectory() as tmp, BenchStub({"*": ModelScript(default=FINAL_OK)}) as stub:
         doc = Path(tmp, "doc.txt")
         doc.write_text("The quick brown fox. " * 500)
@@ -50,12 +50,12 @@ def first_request(runs: int = 7) -> dict:
         for _ in range(runs + 1):
             stub.reset()
             t0 = time.time()
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            rcs.append(subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode)
             walls.append(time.time() - t0)
             delays.append(stub.chat()[0].received_at - t0)
     delays, walls = delays[1:], walls[1:]  # the first run warms caches
     return {"first_request_s": median(delays), "min_s": min(delays), "max_s": max(delays),
-            "whole_run_s": median(walls), "runs": runs}
+            "whole_run_s": median(walls), "runs": runs, "exit_codes": rcs}
 
 
 def per_iteration(iterations: int = 20) -> dict:
@@ -67,10 +67,11 @@ def per_iteration(iterations: int = 20) -> dict:
         env = bench_env(Path(tmp, "home"))
         argv = [*rlm_argv(), "ask", str(doc), "count", "-m", "openai/x", "--api-base", stub.url, "-q",
                 "--max-iterations", str(iterations + 2)]
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        rc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         reqs = stub.chat()
     gaps = [b.received_at - a.answered_at for a, b in zip(reqs, reqs[1:])]
-    return {"iterations": len(reqs), "per_iteration_s": median(gaps), "max_s": max(gaps) if gaps else float("nan")}
+    return {"iterations": len(reqs), "per_iteration_s": median(gaps), "max_s": max(gaps) if gaps else float("nan"),
+            "exit_code": rc}
 
 
 # ---- REPL ----

@@ -78,7 +78,8 @@ def report(res: dict) -> None:
             f"bare import {h['import_s'] * 1e3:.0f} ms ({h['ratio']:.2f}x)"),
         Row("start -> first model request", f"{f['first_request_s'] * 1e3:.0f} ms", "< 1000 ms", f["first_request_s"] < 1),
         Row("per root iteration (orchestration)", f"{it['per_iteration_s'] * 1e3:.1f} ms", "", None,
-            f"reply received -> next request sent, median of {it['iterations'] - 1}"),
+            f"reply received -> next request sent, median of {it['iterations'] - 1}"
+            + (f"; rlm exited {it['exit_code']}" if it.get("exit_code") else "")),
         Row("REPL exec round trip", f"{r['median_ms']:.3f} ms", "< 5 ms", r["median_ms"] < 5, f"p95 {r['p95_ms']:.3f} ms"),
         Row("llm_query channel (in-REPL call)", f"{q['median_ms']:.3f} ms", "", None, "handler answers at once"),
         Row("ingestion (rlm ingest, 100 MB text)", f"{res['ingest']['mb_per_s']:.1f} MB/s", "", None,
@@ -88,13 +89,13 @@ def report(res: dict) -> None:
     rows = []
     for x in res["fanout"]:
         o = rl.get(x["concurrency"], {})
-        theirs = (f"{o['batch_s']:.2f} s ({o['ratio']:.2f}x, {o['max_in_flight']} in flight)" if "batch_s" in o
-                  else o.get("error", "not run"))
+        theirs = (f"{o['batch_s']:.2f} s ({o['ratio']:.2f}x, {o['max_in_flight']} in flight; whole run "
+                  f"{o['wall_s']:.2f} s)" if "batch_s" in o else o.get("error", "not run"))
         rows.append([x["concurrency"], f"{x['ideal_s']:.0f} s", f"{x['batch_s']:.2f} s", f"{x['ratio']:.2f}x",
                      x["max_in_flight"], f"{x['wall_s']:.2f} s", "PASS" if x["ratio"] <= 1.3 and x["all_ok"] else "FAIL",
                      theirs])
     print_grid("batched fan-out: 64 llm_query_batched sub-calls x 1 s (batch span at the stub; target <= 1.3x ideal)",
-               ["concurrency", "ideal", "rlm batch", "rlm vs ideal", "in flight", "rlm whole run", "<=1.3x", "rlms 0.1.3"],
+               ["concurrency", "ideal", "rlm batch", "rlm vs ideal", "in flight", "rlm whole run", "<=1.3x", "rlms 0.1.3 (official) batch"],
                rows)
     if res.get("rlms_repl"):
         print_grid("REPL round trip side by side",

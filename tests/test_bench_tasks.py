@@ -80,7 +80,7 @@ def test_truncation_is_reported_and_costs_the_baseline():
 
 
 def test_runner_end_to_end_with_oracle_through_the_cli(tmp_path):
-    a = runner.Args("needle", 8000, 2, seed=5, policy="oracle")
+    a = runner.Args("needle", 8000, 2, seed=5, policy="oracle", timeout=60)
     res = runner.run(a)
     by = {s["system"]: s for s in res["summary"]}
     assert by["rlm"]["accuracy"] == 1.0 and by["rlm"]["failures"] == 0
@@ -102,3 +102,32 @@ def test_bench_stub_per_model_replies_and_latency():
         text, took = ask("slow", "anything")
         assert text == "late" and took >= 0.3
         assert [r.model for r in stub.chat()] == ["fast", "slow"]
+
+
+def test_runner_with_a_model_over_http_reports_truncation():
+    """The model path: rlm through the CLI and the direct baseline through the backend, both against a stub."""
+    root_code = ("```repl\nimport re\nFINAL(re.search(r'numbers for {1} is: (\\d+)', context).group(1))\n```")
+    reader = r"(?s)magic numbers for ([\w-]+) is: (\d+)\..*Question: What is the special magic number for \1 "
+    scripts = {"*": ModelScript([(reader, "{2}"), (r"special magic number for ([\w-]+) mentioned", root_code)],
+                                default="no idea")}
+    with BenchStub(scripts) as stub:
+        a = runner.Args("needle", 8000, 2, seed=2, model="openai/x", api_base=stub.url, window=1500, timeout=60)
+        res = runner.run(a)
+    by = {s["system"]: s for s in res["summary"]}
+    assert by["rlm"]["accuracy"] == 1.0 and by["rlm"]["prompt_tokens"] > 0
+    assert res["window_tokens"] == 1500 and res["window_source"] == "given"
+    assert by["direct"]["kept_fraction"] == pytest.approx(500 / 8000, rel=0.05)
+    items = generate("needle", 8000, 2, seed=2)
+    for o, item in zip([o for o in res["items"] if o["system"] == "direct"], items):
+        assert o["kept_fraction"] < 1
+        head = "".join(item.docs.values())[: 500 * 4]  # about what fit: the baseline can only know a needle in it
+        assert o["score"] == (1.0 if item.answer in head else 0.0)
+
+
+def test_runner_direct_baseline_reads_the_whole_context_when_it_fits():
+    reader = r"(?s)magic numbers for ([\w-]+) is: (\d+)\..*Question: What is the special magic number for \1 "
+    with BenchStub({"*": ModelScript([(reader, "{2}")], default="no idea")}) as stub:
+        res = runner.run(runner.Args("needle", 8000, 2, seed=2, model="openai/x", api_base=stub.url, window=20000, timeout=60,
+                                     systems=["direct"]))
+    (s,) = res["summary"]
+    assert s["accuracy"] == 1.0 and s["kept_fraction"] == 1.0 and s["prompt_tokens"] >= 8000
