@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not installed: import it from the checkout
 
 from bench.stub import BenchStub, ModelScript
 from bench.tasks import TASKS, generate, parse_length
