@@ -76,7 +76,7 @@ def insert_at(text: str, pieces: list[tuple[float, str]]) -> str:
 
 
 def parse_length(text: str) -> int:
-    """'8K' -> 8192? no: decimal: 8K = 8,000 tokens, 1M = 1,000,000 tokens, plain ints as given."""
+    """Decimal suffixes: '8K' -> 8,000 tokens, '1M' -> 1,000,000; a plain number as given."""
     t = text.strip().upper()
     mult = {"K": 1_000, "M": 1_000_000}.get(t[-1:], 1)
     return int(float(t[:-1] if mult > 1 else t) * mult)
