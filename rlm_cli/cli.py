@@ -110,7 +110,12 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
             code = ExitStatus.ERROR
     try:
         env.stdout.flush()
-    except (BrokenPipeError, ValueError):
+    except BrokenPipeError:  # `rlm ask ... | head -1`: the reader left; do not complain at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), env.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+    except ValueError:
         pass
     return int(code)
 
@@ -147,4 +152,24 @@ def _error(env: Env, message: str, hint: str | None = None) -> None:
 
 
 def run() -> None:  # console script
-    sys.exit(main())
+    code = main()
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit without waiting on background imports (litellm, the Router build): run the exit handlers
+    and flush, then leave at once. Interpreter shutdown with a daemon thread mid-import is slow (up to
+    ~1 s) and can abort the process after the answer was printed."""
+    import atexit
+    import threading
+
+    busy = [t for t in threading.enumerate() if t.daemon and t.is_alive() and t.name.startswith("rlm-")]
+    if not busy:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

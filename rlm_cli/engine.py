@@ -107,7 +107,7 @@ class Run:
         cfg, emit = self.config, self._emitter(node_id, depth)
         self.usage.reach_depth(depth)
         info = prompts.PromptInfo(
-            question=question, context_chars=len(text), context_tokens=self._count(text), sources=sources,
+            question=question, context_chars=len(text), context_tokens=self._context_tokens(text), sources=sources,
             max_iterations=cfg.limits.max_iterations, max_output=cfg.sandbox.max_output_chars, depth=depth,
             max_depth=cfg.limits.max_depth, sub_window_chars=(self._sub_window() or 100_000) * 4,
         )
@@ -298,6 +298,19 @@ class Run:
 
         return emit
 
+    def _tokenizer_ready(self) -> bool:
+        """Whether exact counts are cheap now; if not, start loading the tokenizer in the background
+        (~0.1-0.2 s) so that the first model request does not wait for it."""
+        counter = self.config.count_tokens
+        if counter and not getattr(counter, "ready", lambda: True)():
+            getattr(counter, "prefetch", lambda: None)()
+            return False
+        return True
+
+    def _context_tokens(self, text: str) -> int:
+        """The context's size for the prompt: exact if the tokenizer is loaded, else estimated."""
+        return self._count(text) if self._tokenizer_ready() else approx_tokens(text)
+
     def _count(self, text: str) -> int:
         """Tokens in `text`: exact up to EXACT_COUNT_CHARS, else extrapolated from evenly spread samples
         (tokenizing a 100 MB context would take longer than the whole run's overhead)."""
@@ -330,12 +343,13 @@ class Run:
         if not window:
             return
         budget = int(window * 0.8)
-        sizes = [self._count(m["content"]) for m in messages]
+        count = self._count if self._tokenizer_ready() else approx_tokens
+        sizes = [count(m["content"]) for m in messages]
         i = 2  # messages[0] system, [1] the question; then assistant/user pairs
         while sum(sizes) > budget and i < len(messages) - 4:
             if not messages[i]["content"].startswith(OMITTED[:20]):
                 messages[i] = {"role": messages[i]["role"], "content": OMITTED}
-                sizes[i] = self._count(OMITTED)
+                sizes[i] = count(OMITTED)
             i += 1
 
     def _budget_text(self) -> str:

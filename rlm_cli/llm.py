@@ -3,8 +3,8 @@
 litellm takes ~3 s to import here. The Router (retries with backoff, fallbacks between model names,
 load balancing over deployments sharing a model_name) is built in a background thread. Until it is
 ready, calls whose deployments are all `openai/...` (OpenAI, vLLM, llama.cpp server, a LiteLLM proxy,
-any OpenAI-compatible server) go through the `openai` SDK (0.4 s import) with the SDK's own retries
-and the same fallback order; other providers wait for the Router. Prices and context windows come
+any OpenAI-compatible server) go through rlm_cli.openai_compat (httpx, 0.1 s import instead of the
+`openai` SDK's 0.5 s) with the SDK's retry behaviour and the same fallback order; other providers wait for the Router. Prices and context windows come
 from `model_info` or from litellm's bundled price file, read without importing litellm.
 `rlm.router: always` in the config waits for the Router even for the first call; `never` skips it.
 """
@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -93,6 +94,25 @@ def _import_litellm():
     return litellm
 
 
+_http_thread: threading.Thread | None = None
+
+
+def prefetch_http() -> None:
+    """Import httpx (the fast path's transport) in a background thread (idempotent)."""
+    global _http_thread
+    with _litellm_lock:
+        if _http_thread is None and "httpx" not in sys.modules:
+            _http_thread = threading.Thread(target=_import_http, name="rlm-import-httpx", daemon=True)
+            _http_thread.start()
+
+
+def _import_http() -> None:
+    try:
+        import httpx  # noqa: F401,F811  (the fast path's transport; ~0.1 s)
+    except ImportError:
+        pass
+
+
 def get_litellm():
     if _litellm is not None:
         return _litellm
@@ -163,7 +183,7 @@ class RouterOptions:
 
 
 class LLMBackend:
-    """Model name -> deployments; completes through the Router, the openai SDK (fast start) or a scripted model."""
+    """Model name -> deployments; completes through the Router, a small OpenAI-compatible httpx client (fast start) or a scripted model."""
 
     def __init__(self, endpoints: dict[str, Endpoint | list[Endpoint]] | None = None, *,
                  default_api_base: str | None = None, max_retries: int | None = None, timeout: float = 600.0,
@@ -231,6 +251,8 @@ class LLMBackend:
                         local_model.preload(ep.model)
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
             self.start_router()
+        elif any(self._fast_ok(m) for m in real):
+            prefetch_http()  # httpx's import, overlapped with ingestion and the worker start
 
     def start_router(self) -> None:
         with self._lock:
@@ -299,7 +321,7 @@ class LLMBackend:
     def _fast_complete(self, model: str, messages: list[dict], timeout: float):
         """The Router's behaviour for OpenAI-compatible deployments before the Router exists:
         SDK retries with backoff per deployment, deployments shuffled, then the fallback model names."""
-        import openai
+        from .openai_compat import APIError
 
         error, failed_ep = None, None
         for name in self.chain(model):
@@ -309,8 +331,10 @@ class LLMBackend:
                 try:
                     text, usage = self._openai_complete(ep, messages, min(timeout, float(ep.params.get("timeout") or timeout)))
                     return ep, text, usage
-                except openai.BadRequestError as exc:  # the request itself is wrong: another server will not help
-                    raise backend_error(exc, ep) from None
+                except APIError as exc:
+                    if exc.status_code in (400, 413, 422):  # the request itself is wrong: another server will not help
+                        raise backend_error(exc, ep) from None
+                    error, failed_ep = exc, ep
                 except Exception as exc:
                     error, failed_ep = exc, ep
         raise backend_error(error, failed_ep) from None
@@ -320,40 +344,25 @@ class LLMBackend:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                import httpx
-                import openai
+                from .openai_compat import Client
 
                 api_key = ep.api_key or os.environ.get("OPENAI_API_KEY") or ("sk-none" if ep.api_base else None)
                 if api_key is None:
                     raise BackendError(f"{ep.model}: no API key: set OPENAI_API_KEY or give api_key in the profile")
-                limits = httpx.Limits(max_connections=max(self.concurrency * 2, 16), max_keepalive_connections=max(self.concurrency, 8))
-                client = openai.OpenAI(
-                    api_key=api_key, base_url=ep.api_base or os.environ.get("OPENAI_BASE_URL"),
-                    max_retries=self.max_retries, http_client=httpx.Client(limits=limits, timeout=self.timeout),
-                )
+                client = Client(ep.api_base or os.environ.get("OPENAI_BASE_URL"), api_key, max_retries=self.max_retries,
+                                timeout=self.timeout, max_connections=max(self.concurrency * 2, 16))
                 self._clients[key] = client
             return client
 
     def _openai_complete(self, ep: Endpoint, messages: list[dict], timeout: float):
         client = self._client(ep)
         if self.options.mode == "auto" and self._router_thread is None:
-            self.start_router()  # built while this request is on the wire (after the SDK import: no GIL race)
-        params = {k: v for k, v in ep.params.items() if k not in _NOT_SENT}
-        name = ep.model.split("/", 1)[1]
+            self.start_router()  # built while this request is on the wire
+        payload = {k: v for k, v in ep.params.items() if k not in _NOT_SENT}
+        payload.update(model=ep.model.split("/", 1)[1], messages=messages)
         if ep.params.get("stream"):
-            stream = client.chat.completions.create(model=name, messages=messages, stream=True, timeout=timeout,
-                                                    stream_options={"include_usage": True}, **params)
-            parts, usage = [], (None, None)
-            for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    parts.append(chunk.choices[0].delta.content)
-                if getattr(chunk, "usage", None):
-                    usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            return "".join(parts), usage
-        resp = client.chat.completions.create(model=name, messages=messages, timeout=timeout, **params)
-        text = resp.choices[0].message.content or "" if resp.choices else ""
-        u = resp.usage
-        return text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
+            payload.update(stream=True, stream_options={"include_usage": True})
+        return client.chat(payload, timeout)
 
 
 def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_retries: int, timeout: float):
@@ -381,6 +390,10 @@ def backend_error(exc: Exception, ep: Endpoint) -> Exception:
     """Map an openai/litellm exception (litellm's subclass openai's) to one line saying what to fix."""
     if isinstance(exc, BackendError):
         return exc
+    from . import openai_compat
+
+    if isinstance(exc, (openai_compat.APIError, openai_compat.APIConnectionError)):
+        return _compat_error(exc, ep)
     try:
         import openai
     except ImportError:  # pragma: no cover
@@ -408,6 +421,29 @@ def backend_error(exc: Exception, ep: Endpoint) -> Exception:
         return exc
     err = BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
     return err
+
+
+def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
+    """backend_error for the fast path's transport (same messages as for the SDK's exceptions)."""
+    from . import openai_compat
+
+    where = f" at {ep.api_base}" if ep.api_base else ""
+    detail = secrets.redact(_short(exc))
+    if isinstance(exc, openai_compat.APITimeoutError):
+        msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
+    elif isinstance(exc, openai_compat.APIConnectionError):
+        msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
+    elif exc.status_code in (401, 403):
+        msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
+    elif exc.status_code == 404:
+        msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
+    elif exc.status_code == 429:
+        msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
+    elif exc.status_code in (400, 413) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
+        return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
+    else:
+        msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
+    return BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
 
 
 class ContextOverflow(BackendError):

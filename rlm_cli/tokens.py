@@ -55,3 +55,18 @@ def count_tokens(text: str) -> int:
 
 def exact() -> bool:
     return encoding() is not None
+
+
+def ready() -> bool:
+    """True once the tokenizer is loaded (loading it takes ~0.1 s: keep that off the first request)."""
+    return encoding.cache_info().currsize > 0
+
+
+def prefetch() -> None:
+    """Load the tokenizer in a background thread."""
+    if not ready():
+        threading.Thread(target=encoding, name="rlm-tokenizer", daemon=True).start()
+
+
+count_tokens.ready = ready  # type: ignore[attr-defined]
+count_tokens.prefetch = prefetch  # type: ignore[attr-defined]

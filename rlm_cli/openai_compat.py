@@ -1,0 +1,167 @@
+"""A small client for OpenAI-compatible chat completions over httpx: the fast path's transport.
+
+The `openai` SDK costs ~0.5 s to import (hundreds of pydantic models); httpx costs ~0.1 s. This
+client does the one call rlm needs, with the SDK's retry behaviour (backoff with jitter, honouring
+retry-after-ms / retry-after, retrying 408/409/429/5xx and connection errors), streaming (SSE) and
+errors that keep the HTTP status, so `llm.backend_error` can say what to fix.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+DEFAULT_BASE = "https://api.openai.com/v1"
+RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+MAX_BACKOFF = 8.0
+MAX_RETRY_AFTER = 60.0
+
+
+class APIError(Exception):
+    """The server answered with an error status."""
+
+    def __init__(self, status: int, message: str, code: str | None = None):
+        super().__init__(message)
+        self.status_code = status
+        self.message = message
+        self.code = code
+
+
+class APIConnectionError(Exception):
+    """The server could not be reached (refused, DNS, TLS, reset)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class Client:
+    def __init__(self, base_url: str | None, api_key: str, *, max_retries: int = 3, timeout: float = 600.0,
+                 max_connections: int = 16):
+        import httpx
+
+        self.url = (base_url or DEFAULT_BASE).rstrip("/") + "/chat/completions"
+        self.max_retries = max_retries
+        self._httpx = httpx
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.Client(
+            limits=limits, timeout=timeout, follow_redirects=True,
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
+                     "Accept": "application/json", "User-Agent": "rlm-cli"},
+        )
+
+    def chat(self, payload: dict, timeout: float) -> tuple[str, tuple[int | None, int | None]]:
+        """POST a chat completion; returns (text, (prompt_tokens, completion_tokens))."""
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        stream = bool(payload.get("stream"))
+        attempt = 0
+        while True:
+            try:
+                return self._once(body, stream, timeout)
+            except (APIError, APIConnectionError) as exc:
+                retryable = isinstance(exc, APIConnectionError) or exc.status_code in RETRY_STATUSES
+                if not retryable or attempt >= self.max_retries:
+                    raise
+                time.sleep(self._backoff(exc, attempt))
+                attempt += 1
+
+    def _once(self, body: bytes, stream: bool, timeout: float):
+        httpx = self._httpx
+        try:
+            with self._http.stream("POST", self.url, content=body, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise _status_error(resp)
+                if stream:
+                    return _read_sse(resp.iter_lines())
+                resp.read()
+                return _read_json(resp.content)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"request timed out ({type(exc).__name__})") from None
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise APIConnectionError(f"connection error: {type(exc).__name__}: {exc}") from None
+
+    def _backoff(self, exc: Exception, attempt: int) -> float:
+        headers = getattr(exc, "headers", None) or {}
+        for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+            value = headers.get(name)
+            if value:
+                try:
+                    seconds = float(value) * scale
+                except ValueError:
+                    continue
+                if 0 < seconds <= MAX_RETRY_AFTER:
+                    return seconds
+        delay = min(0.5 * 2 ** attempt, MAX_BACKOFF)
+        return delay * (1 - 0.25 * random.random())
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _status_error(resp) -> APIError:
+    message, code = resp.reason_phrase or f"HTTP {resp.status_code}", None
+    try:
+        data = resp.json()
+        err = data.get("error") if isinstance(data, dict) else None
+        if isinstance(err, dict):
+            message, code = str(err.get("message") or message), err.get("code")
+        elif isinstance(err, str):
+            message = err
+        elif isinstance(data, dict) and data.get("message"):
+            message = str(data["message"])
+    except ValueError:
+        text = resp.text.strip()
+        if text:
+            message = text[:300]
+    exc = APIError(resp.status_code, message, code)
+    exc.headers = {k.lower(): v for k, v in resp.headers.items()}
+    return exc
+
+
+def _read_json(content: bytes):
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise APIError(502, "the server's reply is not JSON") from None
+    if not isinstance(data, dict):
+        raise APIError(502, "the server's reply is not a chat completion")
+    if data.get("error"):
+        err = data["error"]
+        raise APIError(500, str(err.get("message") if isinstance(err, dict) else err))
+    choices = data.get("choices") or []
+    message = (choices[0].get("message") or {}) if choices else {}
+    text = message.get("content") or ""
+    if isinstance(text, list):  # content parts
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    return text, _usage(data.get("usage"))
+
+
+def _read_sse(lines) -> tuple[str, tuple[int | None, int | None]]:
+    parts, usage = [], (None, None)
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            continue
+        if chunk.get("error"):
+            err = chunk["error"]
+            raise APIError(500, str(err.get("message") if isinstance(err, dict) else err))
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                parts.append(delta["content"])
+        if chunk.get("usage"):
+            usage = _usage(chunk["usage"])
+    return "".join(parts), usage
+
+
+def _usage(u) -> tuple[int | None, int | None]:
+    if not isinstance(u, dict):
+        return None, None
+    return u.get("prompt_tokens"), u.get("completion_tokens")
