@@ -28,3 +28,13 @@ def test_unknown_prices_say_so(tmp_path):
     cfg.write_text("model_list: [{model_name: m, litellm_params: {model: openai/no-such-model, api_base: 'http://127.0.0.1:9/v1'}}]\n")
     r = config.resolve(config_path=str(cfg))
     assert "cost: unknown" in estimate.estimate(r, "x" * 1000, Limits())
+
+
+def test_cli_estimate_sends_nothing(cli, stub_server, tmp_path):
+    server = stub_server()
+    doc = tmp_path / "doc.txt"
+    doc.write_text("lorem ipsum " * 20_000)
+    r = cli(["ask", doc, "q", "-m", "openai/gpt-4o-mini", "--api-base", server.url, "--estimate"])
+    assert r.exit_code == 0, r.stderr
+    assert "estimate (nothing sent)" in r.stdout and "model calls:" in r.stdout
+    assert server.requests == []
