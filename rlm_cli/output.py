@@ -21,6 +21,7 @@ def write_atomic(path: str | Path, text: str, *, fsync: bool = True) -> None:
     except OSError as exc:
         raise RLMError(f"{path}: cannot write output ({exc.strerror})") from None
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -33,6 +34,17 @@ def write_atomic(path: str | Path, text: str, *, fsync: bool = True) -> None:
         except OSError:
             pass
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's mode; a new file gets what open() would give it (0666 less the umask),
+    not mkstemp's 0600 (a cron job's answer is often read by another user)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def result_object(*, run, answer, question=None, status, exit_code, error=None, trajectory=None, warnings=(), citations=()) -> dict:

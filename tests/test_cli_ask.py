@@ -232,3 +232,21 @@ def test_citations_come_from_locate_references_in_the_answer(cli, script, tmp_pa
     obj = r.json()
     assert obj["answer"] == f"It is the key fact ({a} line 3)."
     assert obj["citations"] == [{"source": str(a), "line": 3, "text": f"{a} line 3"}]
+
+
+def test_output_file_gets_normal_permissions_and_keeps_existing_ones(cli, script, tmp_path):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("text")
+    model = script([{"turn": 1, "when": "Question", "reply": "```repl\nFINAL('a')\n```"}])
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "new.md"
+        assert cli(["ask", doc, "q", "-m", model, "-o", out]).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.md"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        assert cli(["ask", doc, "q", "-m", model, "-o", kept]).exit_code == 0
+        assert kept.read_text() == "a\n" and kept.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
