@@ -435,7 +435,7 @@ def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
         msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
     elif exc.status_code in (401, 403):
         msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
-    elif exc.status_code == 404:
+    elif exc.status_code == 404 or (exc.status_code == 400 and _names_a_bad_model(detail)):
         msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
     elif exc.status_code == 429:
         msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
@@ -444,6 +444,12 @@ def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
     else:
         msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
     return BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
+
+
+def _names_a_bad_model(detail: str) -> bool:
+    """Servers that answer 400 for an unknown model (a LiteLLM proxy: "Invalid model name passed")."""
+    d = detail.lower()
+    return "model" in d and any(s in d for s in ("invalid model", "model not found", "does not exist", "unknown model", "model_not_found"))
 
 
 class ContextOverflow(BackendError):
