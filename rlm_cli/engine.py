@@ -126,7 +126,10 @@ class Run:
                 if final is not None:
                     emit(ev.NODE_END, status="ok", answer=final, iterations=iteration)
                     return final
-            messages.append({"role": "user", "content": prompts.LAST_CHANCE})
+            if messages[-1]["role"] == "user":  # one user message per turn (some providers insist)
+                messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompts.LAST_CHANCE}
+            else:
+                messages.append({"role": "user", "content": prompts.LAST_CHANCE})
             final = self._turn(messages, sandbox, handler, emit, iteration + 1, depth, last=True)
             if final is not None:
                 emit(ev.NODE_END, status="ok", answer=final, iterations=iteration)

@@ -108,5 +108,7 @@ def source_lines(sources: list[dict], limit: int = 30) -> str:
 
 def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: int, budget: str = "") -> str:
     body = "\n\n".join(f"REPL output (block {i}):\n{text}" for i, text in results)
+    if turn > max_iterations:  # the engine follows with LAST_CHANCE
+        return body
     return NEXT.format(outputs=body, turn=turn, max_iterations=max_iterations,
                        budget=f" Budget left: {budget}." if budget else "")
