@@ -250,3 +250,14 @@ def test_output_file_gets_normal_permissions_and_keeps_existing_ones(cli, script
         assert kept.read_text() == "a\n" and kept.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_json_mode_prints_an_error_object_on_backend_failure(cli, stub_server, tmp_path):
+    server = stub_server(api_key="sk-the-right-key-0000")
+    doc = tmp_path / "doc.txt"
+    doc.write_text("text")
+    r = cli(["ask", doc, "q", "-m", "openai/m", "--api-base", server.url, "--json"])
+    assert r.exit_code == 4
+    obj = r.json()
+    assert obj["status"] == "error" and obj["exit_code"] == 4 and obj["answer"] is None
+    assert "authentication failed" in obj["error"]

@@ -160,6 +160,8 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
         raise
     except RLMError as exc:
         run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
+        if o.fmt == "json" and not o.output:  # scripts get an object with the status even on failure
+            _print_json(o, env, run, None, "error", exc.exit_status, exc.message, warnings)
         raise
     except BaseException as exc:
         run.bus.emit(ev.FAILED, error=f"{type(exc).__name__}: {exc}", exit_code=int(ExitStatus.ERROR), **_totals(run))
@@ -193,6 +195,17 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
             env.stdout.flush()
     display.finished(obj)
     return int(code)
+
+
+def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
+    from .. import secrets
+    from ..output import result_object, to_json
+
+    obj = result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code,
+                        error=secrets.redact(error) if error else error,
+                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings)
+    env.stdout.write(to_json(obj))
+    env.stdout.flush()
 
 
 def _same_terminal(env) -> bool:
