@@ -320,12 +320,9 @@ class Run:
         counter = self.config.count_tokens
         if not counter:
             return approx_tokens(text)
-        if len(text) <= EXACT_COUNT_CHARS:
-            return counter(text)
-        n, size = 8, EXACT_COUNT_CHARS // 8
-        step = (len(text) - size) // (n - 1)
-        sampled = sum(counter(text[i * step:i * step + size]) for i in range(n))
-        return int(sampled * len(text) / (n * size))
+        from .tokens import sampled_count
+
+        return sampled_count(counter, text, EXACT_COUNT_CHARS)[0]
 
     def _sub_window(self) -> int | None:
         if self.config.sub_window_tokens is not None:

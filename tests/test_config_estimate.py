@@ -38,3 +38,15 @@ def test_cli_estimate_sends_nothing(cli, stub_server, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "estimate (nothing sent)" in r.stdout and "model calls:" in r.stdout
     assert server.requests == []
+
+
+def test_sampled_count_is_close_to_exact_and_flags_itself():
+    import random
+
+    rnd = random.Random(3)
+    words = ["alpha", "beta", "gamma", "delta", "Ω", "naïve", "1234", "x_y", "\n"]
+    text = " ".join(rnd.choice(words) for _ in range(300_000))
+    exact = tokens.count_tokens(text)
+    n, is_exact = tokens.sampled_count(tokens.count_tokens, text, exact_limit=100_000)
+    assert not is_exact and abs(n - exact) / exact < 0.03
+    assert tokens.sampled_count(tokens.count_tokens, "short text", exact_limit=100_000) == (tokens.count_tokens("short text"), True)
