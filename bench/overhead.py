@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from . import measure
 from .common import Row, print_grid, print_table, write_results

@@ -1,8 +1,6 @@
 """`--estimate` logic (rlm_cli/estimate.py) and offline token counting."""
 from __future__ import annotations
 
-import pytest
-
 from rlm_cli import config, estimate, tokens
 from rlm_cli.usage import Limits
 
