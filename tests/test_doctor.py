@@ -1,7 +1,6 @@
 """`rlm doctor` on this machine: every check runs, keys are never shown, broken things give non-zero exits."""
 from __future__ import annotations
 
-
 CHECKS = ["python", "packages", "config", "profiles", "sandbox", "tokenizer", "local", "dirs"]
 SECRET = "sk-doctor-secret-0123456789"
 
