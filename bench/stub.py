@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 from dataclasses import dataclass, field
 
-from rlm_cli.testing.stub_server import Reply, StubServer
+from rlm_cli.testing.stub_server import Reply, StubServer, serve_forever
 
 
 @dataclass
@@ -101,14 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     stub = BenchStub(scripts, latency=default, latency_per_model=per_model, tokens_per_second=a.tokens_per_second,
                      faults=a.fault)
     stub.server.port = a.port
-    with stub:
-        print(stub.url, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    return serve_forever(stub.server)
 
 
 if __name__ == "__main__":

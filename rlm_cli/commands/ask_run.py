@@ -170,13 +170,11 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
 
 
 def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
-    from ..output import citations, result_object, to_json, write_atomic
+    from ..output import to_json, write_atomic
 
     run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
                  usage=run.usage.as_dict(), **_totals(run))
-    obj = result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code, error=error,
-                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings,
-                        citations=citations(answer, [s.name for s in run.sources]))
+    obj = _result(o, run, answer, status, code, error, warnings)
     if o.fmt == "json":
         text = to_json(obj)
     elif answer is None:
@@ -197,14 +195,21 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
     return int(code)
 
 
-def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
+def _result(o, run, answer, status, code, error, warnings) -> dict:
+    """The --json object for this run (errors redacted like every other output)."""
     from .. import secrets
-    from ..output import result_object, to_json
+    from ..output import citations, result_object
 
-    obj = result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code,
-                        error=secrets.redact(error) if error else error,
-                        trajectory=getattr(run, "trajectory_path", None), warnings=warnings)
-    env.stdout.write(to_json(obj))
+    return result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code,
+                         error=secrets.redact(error) if error else error,
+                         trajectory=getattr(run, "trajectory_path", None), warnings=warnings,
+                         citations=citations(answer, [s.name for s in run.sources]))
+
+
+def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
+    from ..output import to_json
+
+    env.stdout.write(to_json(_result(o, run, answer, status, code, error, warnings)))
     env.stdout.flush()
 
 

@@ -640,6 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
+    return serve_forever(server)
+
+
+def serve_forever(server: "StubServer") -> int:
+    """Start `server`, print its URL once, serve until Ctrl-C or SIGTERM, stop cleanly (exit 0)."""
     import signal
 
     def _term(signum: int, frame: Any) -> None:
