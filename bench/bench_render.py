@@ -13,7 +13,7 @@ import statistics
 import time
 
 from rlm_cli import events as ev
-from rlm_cli.render import RenderOptions, TreeState
+from rlm_cli.ui.tree import RenderOptions, TreeState
 
 
 def synthetic_events(iterations: int = 16, batch: int = 40, child_batch: int = 5) -> list[ev.Event]:
@@ -103,7 +103,7 @@ def _live_sink_cost(events) -> tuple[float, float, float]:
     """Per-event cost through the real LiveTree sink while Rich refreshes at 8 Hz: mean, p99, max."""
     from rich.console import Console
 
-    from rlm_cli.display import LiveTree
+    from rlm_cli.ui.display import LiveTree
 
     console = Console(width=120, height=40, file=io.StringIO(), color_system="truecolor", force_terminal=True)
     sink = LiveTree(console)
@@ -143,7 +143,7 @@ def main(argv=None) -> None:
                          (f"draw live frame, {items:,} items (collapsed, 40 rows)", live)):
         times = sorted(_draw(state) for _ in range(5))
         rows.append((label, f"{times[len(times) // 2] * 1e3:.1f} ms"))
-    from rlm_cli.html_report import render_html
+    from rlm_cli.ui.html_report import render_html
 
     t0 = time.perf_counter()
     html = render_html(full)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlm_cli import confine_host
+from rlm_cli.sandbox import policy as confine_host
 from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
 
 ROOT = Path(__file__).resolve().parent.parent

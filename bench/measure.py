@@ -80,7 +80,7 @@ def default_options():
     from rlm_cli.sandbox import SandboxOptions
 
     try:
-        from rlm_cli.confine_host import spec_for_mode
+        from rlm_cli.sandbox.policy import spec_for_mode
     except ImportError:  # no confinement layers in this build
         return SandboxOptions()
     return SandboxOptions(confine=spec_for_mode("auto"))

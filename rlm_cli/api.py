@@ -91,7 +91,7 @@ class RLM:
         self.concurrency = concurrency or resolved.concurrency or 8
 
     def _from_kwargs(self, backend: str, kwargs: dict, sub_kwargs: dict | None, concurrency: int | None) -> None:
-        from .llm import LLMBackend
+        from .backends.router import LLMBackend
 
         root = _endpoint(backend, kwargs)
         sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
@@ -136,17 +136,17 @@ class RLM:
         return Run(self.backend, RunConfig(self.root_model, self.sub_model, limits, self.concurrency, sandbox))
 
     def _sinks(self, run, collected: list[dict]) -> list:
-        from . import secrets
+        from . import redact
 
-        sinks: list = [lambda event: collected.append(secrets.redact_obj(event.to_dict()))]
+        sinks: list = [lambda event: collected.append(redact.redact_obj(event.to_dict()))]
         if self.save_trajectory:
-            from .trajectory import TrajectoryWriter
+            from .ui.trajectory import TrajectoryWriter
 
             writer = TrajectoryWriter(run.run_id)
             run.trajectory_path = writer.path
             sinks.append(writer)
         if self.verbose:
-            from .display import PlainLines
+            from .ui.display import PlainLines
 
             sinks.append(PlainLines(sys.stderr, verbose=True, quiet=False))
         for sink in sinks:
@@ -175,7 +175,7 @@ class RLM:
 
 # ---- helpers --------------------------------------------------------------------------------------
 def _endpoint(backend: str, kwargs: dict):
-    from .llm import Endpoint
+    from .backends.router import Endpoint
 
     if backend not in BACKEND_PREFIX:
         raise UsageError(f"backend={backend!r}: unknown backend (use one of {', '.join(sorted(BACKEND_PREFIX))})")
@@ -214,7 +214,7 @@ def load_context(context: ContextArg, *, include=(), exclude=(), password=None):
 
 def _confine_spec(mode: str) -> dict | None:
     try:
-        from .confine_host import spec_for_mode
+        from .sandbox.policy import spec_for_mode
     except ImportError:  # confinement layers not available in this build: process isolation only
         return None
     return spec_for_mode(mode)

@@ -75,10 +75,10 @@ _register()
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     """Entry point. The one error boundary: every failure becomes one line on stderr and an ExitStatus."""
-    from . import secrets
+    from . import redact
 
     env = env or Env()
-    secrets.register_environment(env.environ)
+    redact.register_environment(env.environ)
     _quiet_library_warnings()
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     command = typer.main.get_command(app)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         if code == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130) on its own
             _error(env, "interrupted")
     except RLMError as exc:
-        _error(env, secrets.redact(exc.message), secrets.redact(exc.hint) if exc.hint else None)
+        _error(env, redact.redact(exc.message), redact.redact(exc.hint) if exc.hint else None)
         code = exc.exit_status
     except KeyboardInterrupt:
         _error(env, "interrupted")
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
             if verbose:
                 import traceback
 
-                env.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
-            _error(env, secrets.redact(f"internal error: {type(exc).__name__}: {exc}"),
+                env.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
+            _error(env, redact.redact(f"internal error: {type(exc).__name__}: {exc}"),
                    None if verbose else "run with -v for the traceback")
             code = ExitStatus.ERROR
     try:

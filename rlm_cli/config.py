@@ -90,14 +90,14 @@ def _check_usable(cfg: Config, prof: Profile, environ) -> None:
 
 
 def local_available() -> bool:
-    from . import local_model
+    from .backends import local as local_model
 
     return local_model.available()
 
 
 def build_backend(cfg: Config, models: list[str], *, api_base: str | None = None, concurrency: int = 8, environ=None):
     """An LLMBackend knowing every deployment of the config, plus synthetic ones for -m provider/model."""
-    from .llm import LLMBackend, RouterOptions
+    from .backends.router import LLMBackend, RouterOptions
 
     environ = os.environ if environ is None else environ
     options = RouterOptions(cfg.router_settings, cfg.litellm_settings, cfg.router_mode)
@@ -126,7 +126,7 @@ def _reachable(models: list[str], fallbacks: dict[str, list[str]]) -> list[str]:
 
 
 def endpoint_for(d: Deployment, environ, api_base: str | None = None):
-    from .llm import Endpoint
+    from .backends.router import Endpoint
 
     params = d.resolved_params(environ)
     model = params.pop("model")

@@ -16,8 +16,8 @@ from . import events as ev
 from . import prompts
 from .context import Context
 from .errors import BackendError, LimitExceeded, RLMError
-from .llm import ContextOverflow
-from .model import Model, approx_tokens
+from .backends.router import ContextOverflow
+from .backends.scripted import Model, approx_tokens
 from .parsing import code_blocks
 from .sandbox import CallRefused, SandboxOptions, SubprocessSandbox
 from .usage import Budget, Limits, Usage
@@ -330,7 +330,7 @@ class Run:
         return self._window(self.config.sub)
 
     def _window(self, model: str) -> int | None:
-        from .llm import Endpoint, context_window
+        from .backends.router import Endpoint, context_window
 
         endpoint = getattr(self.model, "endpoint", None)
         return context_window(endpoint(model) if endpoint else Endpoint(model))

@@ -37,7 +37,7 @@ class Range:
 
 def estimate(resolved, context, limits) -> str:
     """The text `rlm ask --estimate` prints (to stdout); nothing is sent to any model."""
-    from .llm import context_window, prices
+    from .backends.router import context_window, prices
 
     backend = resolved.backend
     root_ep, sub_ep = backend.endpoint(resolved.root_model), backend.endpoint(resolved.sub_model)

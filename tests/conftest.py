@@ -87,7 +87,7 @@ def stub_server():
 
 def scripted_responder(rules: list[dict], default: str = "no idea"):
     """A stub-server responder driven by the same rules as the scripted model."""
-    from rlm_cli.model import ScriptedModel
+    from rlm_cli.backends.scripted import ScriptedModel
 
     model = ScriptedModel.from_dict({"rules": rules, "default": default})
     return lambda body: model.reply(body["messages"])[0]

@@ -5,7 +5,9 @@ import textwrap
 
 import pytest
 
-from rlm_cli import config, local_model, profiles
+from rlm_cli import config, profiles
+
+from rlm_cli.backends import local as local_model
 from rlm_cli.errors import BackendError, ConfigError, ExitStatus
 
 CONFIG = """

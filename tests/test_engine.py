@@ -9,7 +9,7 @@ from rlm_cli.context import Context
 from rlm_cli.engine import Run, RunConfig
 from rlm_cli.errors import LimitExceeded
 from rlm_cli.events import EventBus
-from rlm_cli.model import ScriptedModel
+from rlm_cli.backends.scripted import ScriptedModel
 from rlm_cli.sandbox import SandboxOptions
 from rlm_cli.usage import Limits
 

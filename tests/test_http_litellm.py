@@ -6,7 +6,7 @@ import pytest
 from conftest import scripted_responder
 from rlm_cli.context import Context
 from rlm_cli.engine import Run, RunConfig
-from rlm_cli.llm import Endpoint, LLMBackend
+from rlm_cli.backends.router import Endpoint, LLMBackend
 
 RULES = [
     {"when": "colour of the (\\w+)\\?.*The \\1 is (\\w+)", "reply": "{2}"},

@@ -44,7 +44,7 @@ def _workers() -> set[int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if pid.isdigit() and b"rlm_cli/worker.py" in cmd:
+        if pid.isdigit() and b"rlm_cli/sandbox/worker.py" in cmd:
             found.add(int(pid))
     return found
 

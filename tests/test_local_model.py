@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from rlm_cli import local_model
+from rlm_cli.backends import local as local_model
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from rich.console import Console
 
-from rlm_cli import trajectory
-from rlm_cli.render import RenderOptions, TreeState
+from rlm_cli.ui import trajectory
+from rlm_cli.ui.tree import RenderOptions, TreeState
 from test_render import RULES, TEXT
 
 QUESTION = "Which supplier missed the deadline?"

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from rlm_cli.openai_compat import APIConnectionError, APIError, Client
+from rlm_cli.backends.openai_compat import APIConnectionError, APIError, Client
 from rlm_cli.testing.stub_server import Reply
 
 

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from rlm_cli import events as ev
-from rlm_cli.render import RenderOptions, TreeState
+from rlm_cli.ui.tree import RenderOptions, TreeState
 
 T1 = '''Let me look.
 ```repl
@@ -52,7 +52,7 @@ def scenario_events(limits: dict | None = None) -> list[ev.Event]:
     """Run the real engine with the scripted model: nested batches and two child RLMs."""
     from rlm_cli.context import Context
     from rlm_cli.engine import Run, RunConfig
-    from rlm_cli.model import ScriptedModel
+    from rlm_cli.backends.scripted import ScriptedModel
     from rlm_cli.usage import Limits
 
     model = ScriptedModel.from_dict({"rules": RULES})

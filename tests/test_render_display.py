@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rlm_cli.cli import Env
-from rlm_cli.display import LiveTree, PlainLines, color_enabled, make_display
+from rlm_cli.ui.display import LiveTree, PlainLines, color_enabled, make_display
 from test_render import RULES, TEXT
 
 ANSWER = "**ACME** missed the deadline.\n\n- found in part 1\n- confirmed by a sub-agent\n"

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rlm_cli import confine_host
+from rlm_cli.sandbox import policy as confine_host
 from rlm_cli.errors import SandboxError, UsageError
-from rlm_cli.sandbox import CallRefused, SandboxOptions, SubprocessSandbox, _check_call, sweep_stale
+from rlm_cli.sandbox import CallRefused, SandboxOptions, SubprocessSandbox, sweep_stale
+from rlm_cli.sandbox.host import _check_call
 
 
 def echo(fn, args):
@@ -157,7 +158,7 @@ def test_janitor_removes_dirs_of_dead_owners(tmp_path):
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux only")
 def test_worker_dies_with_a_killed_host(tmp_path):
     """Host SIGKILLed mid-run: the worker goes (pdeathsig / bwrap --die-with-parent); the janitor takes the dirs."""
-    code = ("import sys, time\nfrom rlm_cli.sandbox import *\nfrom rlm_cli.confine_host import spec_for_mode\n"
+    code = ("import sys, time\nfrom rlm_cli.sandbox import *\nfrom rlm_cli.sandbox.policy import spec_for_mode\n"
             "b = SubprocessSandbox('c', None, SandboxOptions(confine=spec_for_mode('auto')))\nb.start()\n"
             "print(b.proc.proc.pid, b.proc.scratch, b.ctx_dir, flush=True)\ntime.sleep(60)\n")
     host = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(tmp_path)))
@@ -219,7 +220,7 @@ def test_describe_rows():
 
 
 def test_seccomp_filter_has_no_table_for_unknown_arch():
-    from rlm_cli import confine
+    from rlm_cli.sandbox import confine
 
     with pytest.raises(confine.ConfineError):
         confine.build_filter(1, "sparc64")

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 
-from rlm_cli import confine_host
+from rlm_cli.sandbox import policy as confine_host
 from rlm_cli.sandbox import ExecResult, SandboxOptions, SubprocessSandbox
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the attack suite needs Linux confinement layers")

@@ -134,7 +134,7 @@ def _backend_and_window(a: Args):
     if a.policy == "oracle":
         return None, a.window or DEFAULT_WINDOW, "assumed" if not a.window else "given"
     from rlm_cli import config
-    from rlm_cli.llm import context_window
+    from rlm_cli.backends.router import context_window
 
     resolved = config.resolve(profile=a.profile, model=a.model, sub_model=a.sub_model, api_base=a.api_base)
     a.model = resolved.root_model

@@ -121,20 +121,20 @@ def _make_run(o: AskOptions, resolved):
 
 def _confine_spec(mode: str) -> dict | None:
     try:
-        from ..confine_host import spec_for_mode
+        from ..sandbox.policy import spec_for_mode
     except ImportError:  # confinement layers not available in this build: process isolation only
         return None
     return spec_for_mode(mode)
 
 
 def _display(o: AskOptions, env):
-    from ..display import make_display
+    from ..ui.display import make_display
 
     return make_display(env, quiet=o.quiet, verbose=o.verbose, color=o.color)
 
 
 def _sinks(o: AskOptions, run, display) -> list:
-    from ..trajectory import TrajectoryWriter
+    from ..ui.trajectory import TrajectoryWriter
 
     traj = TrajectoryWriter(run.run_id)
     sinks = [traj]
@@ -170,7 +170,7 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
 
 
 def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
-    from ..output import to_json, write_atomic
+    from ..ui.output import to_json, write_atomic
 
     run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
                  usage=run.usage.as_dict(), **_totals(run))
@@ -197,17 +197,17 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
 
 def _result(o, run, answer, status, code, error, warnings) -> dict:
     """The --json object for this run (errors redacted like every other output)."""
-    from .. import secrets
-    from ..output import citations, result_object
+    from .. import redact
+    from ..ui.output import citations, result_object
 
     return result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code,
-                         error=secrets.redact(error) if error else error,
+                         error=redact.redact(error) if error else error,
                          trajectory=getattr(run, "trajectory_path", None), warnings=warnings,
                          citations=citations(answer, [s.name for s in run.sources]))
 
 
 def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
-    from ..output import to_json
+    from ..ui.output import to_json
 
     env.stdout.write(to_json(_result(o, run, answer, status, code, error, warnings)))
     env.stdout.flush()

@@ -65,7 +65,7 @@ def profiles_show(ctx: typer.Context, name: str = typer.Argument(..., help="Prof
                   config: Optional[Path] = ConfigOpt) -> None:
     from .. import profiles as P
     from ..config import _named
-    from ..llm import context_window, prices
+    from ..backends.router import context_window, prices
     from ..config import endpoint_for
 
     env = _env(ctx)
@@ -102,7 +102,7 @@ def config_init(ctx: typer.Context, file: Optional[Path] = typer.Argument(None, 
                 force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
     from .. import profiles as P
     from ..errors import UsageError
-    from ..output import write_atomic
+    from ..ui.output import write_atomic
 
     env = _env(ctx)
     dest = file or P.user_config_path()
@@ -116,10 +116,10 @@ def config_init(ctx: typer.Context, file: Optional[Path] = typer.Argument(None, 
 
 def config_show(ctx: typer.Context, config: Optional[Path] = ConfigOpt) -> None:
     from .. import profiles as P
-    from .. import secrets
+    from .. import redact
 
     env = _env(ctx)
     path, origin = P.find(str(config) if config else None, env.environ)
     P.load(str(config) if config else None, env.environ)  # validate first: errors name the file
     env.stderr.write(f"# {path} ({origin})\n")
-    env.stdout.write(secrets.redact(path.read_text(encoding="utf-8")))
+    env.stdout.write(redact.redact(path.read_text(encoding="utf-8")))

@@ -77,7 +77,7 @@ def exit_status(checks: list[Check]) -> int:
 
 
 def render(checks: list[Check], code: int) -> str:
-    from .. import secrets
+    from .. import redact
 
     lines = []
     for c in checks:
@@ -85,7 +85,7 @@ def render(checks: list[Check], code: int) -> str:
         lines += [f"{'':16}{item}" for item in c.items]
     bad = [c.name for c in checks if c.broken]
     lines.append(f"\nrlm doctor: {'all needed checks passed' if not bad else 'broken: ' + ', '.join(bad)} (exit {code})")
-    return secrets.redact("\n".join(lines)) + "\n"
+    return redact.redact("\n".join(lines)) + "\n"
 
 
 # ---- the checks ---------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def _connects(url) -> bool:
 
 def _local_available() -> bool:
     try:
-        from .. import local_model
+        from ..backends import local as local_model
 
         return bool(local_model.available())
     except Exception:
@@ -238,7 +238,7 @@ def check_sandbox() -> list[Check]:
     ms = (time.monotonic() - t0) * 1000
     detail = f"worker ran code in {ms:.0f} ms; layers in force: {', '.join(active) or 'process only'}"
     try:
-        from ..confine_host import missing_isolation
+        from ..sandbox.policy import missing_isolation
 
         isolated = not missing_isolation(["file", "network"], active)
     except ImportError:
@@ -249,7 +249,7 @@ def check_sandbox() -> list[Check]:
 
 def _describe_layers() -> list[str]:
     try:
-        from ..confine_host import describe
+        from ..sandbox.policy import describe
     except ImportError:
         return ["confinement layers not available in this build (process isolation only)"]
     try:
@@ -262,7 +262,7 @@ def _probe_worker() -> list[str]:
     from ..sandbox import SandboxOptions, SubprocessSandbox
 
     try:
-        from ..confine_host import spec_for_mode
+        from ..sandbox.policy import spec_for_mode
 
         confine = spec_for_mode("auto")
     except ImportError:
@@ -337,7 +337,7 @@ def check_local_model() -> Check:
     runtime = importlib.util.find_spec("xllamacpp") is not None
     items = [f"{p} ({p.stat().st_size:,} bytes)" for p in models]
     try:
-        from .. import local_model
+        from ..backends import local as local_model
 
         parts = importlib.util.find_spec(local_model.PART_PACKAGE.format(i=1)) is not None
         builtin = local_model.builtin_path()

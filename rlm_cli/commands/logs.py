@@ -29,7 +29,7 @@ def list_runs(
     import json
     import time
 
-    from .. import trajectory
+    from ..ui import trajectory
 
     env = _env(ctx)
     infos = [trajectory.run_info(p) for p in reversed(trajectory.run_files()[-limit:])]
@@ -68,7 +68,7 @@ def show(
 ) -> int:
     import json
 
-    from .. import trajectory
+    from ..ui import trajectory
     from ..errors import InputError, UsageError
 
     if json_out and html:
@@ -82,8 +82,8 @@ def show(
     if json_out:
         text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in events)
     elif html:
-        from ..html_report import render_html
-        from ..render import TreeState
+        from ..ui.html_report import render_html
+        from ..ui.tree import TreeState
 
         text = render_html(TreeState.from_events(events))
     else:
@@ -97,7 +97,7 @@ def show(
 
 def _emit(env, output: Optional[Path], text: str) -> None:
     if output:
-        from ..output import write_atomic
+        from ..ui.output import write_atomic
 
         write_atomic(output, text)
     else:
@@ -110,8 +110,8 @@ def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[
 
     from rich.console import Console
 
-    from ..display import color_enabled
-    from ..render import RenderOptions, TreeState
+    from ..ui.display import color_enabled
+    from ..ui.tree import RenderOptions, TreeState
 
     opts = RenderOptions(keep_iterations=2, live=False) if collapse else RenderOptions()
     state = TreeState.from_events(events, opts)
@@ -139,7 +139,7 @@ def prune(
     ctx: typer.Context,
     keep: int = typer.Option(..., "--keep", min=0, help="How many of the newest runs to keep."),
 ) -> int:
-    from .. import trajectory
+    from ..ui import trajectory
 
     env = _env(ctx)
     removed = trajectory.prune(keep)
@@ -149,7 +149,7 @@ def prune(
 
 @logs_app.command("path", help="Print the directory holding the saved runs.")
 def path(ctx: typer.Context) -> int:
-    from .. import trajectory
+    from ..ui import trajectory
 
     _env(ctx).stdout.write(f"{trajectory.runs_dir()}\n")
     return 0

@@ -89,7 +89,7 @@ def store(abs_path: str, st: os.stat_result, variant: str, digest: str, parsed: 
             "warnings": parsed.warnings,
             "info": {k: v for k, v in parsed.info.items() if k != "cached"},
         }
-        from ..output import write_atomic
+        from ..ui.output import write_atomic
 
         write_atomic(_entry_path(abs_path, variant), json.dumps(data, ensure_ascii=False, separators=(",", ":")), fsync=False)
     except (OSError, ValueError, TypeError, RLMError):

@@ -84,7 +84,7 @@ class ScriptedModel:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ScriptedModel":
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

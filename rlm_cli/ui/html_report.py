@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .render import Block, Iteration, Node, SubCall, TreeState, fmt_duration, short
+from .tree import Block, Iteration, Node, SubCall, TreeState, fmt_duration, short
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}

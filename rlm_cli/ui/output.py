@@ -6,8 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__
-from .errors import RLMError
+from .. import __version__
+from ..errors import RLMError
 
 JSON_SCHEMA_VERSION = 1
 

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BackendError
+from ..errors import BackendError
 
 BUILTIN = "qwen2.5-coder-1.5b"
 PARTS = 22
@@ -44,7 +44,7 @@ def available() -> bool:
 
 
 def builtin_path() -> Path:
-    from . import paths
+    from .. import paths
 
     return paths.cache_dir() / "models" / f"{BUILTIN}-q4_k_m.gguf"
 

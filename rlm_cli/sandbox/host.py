@@ -150,12 +150,12 @@ class _Process:
         worker_spec.update(scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro, bwrap=bool(spec.get("bwrap")))
         argv += ["--confine", json.dumps(worker_spec)]
         if spec.get("bwrap"):
-            from .confine_host import bwrap_argv
+            from .policy import bwrap_argv
 
             self.wrapper = "bwrap"
             return bwrap_argv(spec["bwrap"], str(self.scratch), ro, env, tuple(spec.get("rw_paths") or ())) + argv
         if spec.get("sandbox_exec"):
-            from .confine_host import macos_profile
+            from .policy import macos_profile
 
             self.wrapper = "sandbox-exec"
             profile = macos_profile(dict(spec, scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro))
@@ -164,7 +164,7 @@ class _Process:
 
     def _watch_rss(self, limit_mb: int) -> None:
         """macOS: RLIMIT_AS is not enforced there, so the host kills a worker that grows past the limit."""
-        from .confine_host import rss_mb
+        from .policy import rss_mb
 
         while self.proc.poll() is None:
             rss = rss_mb(self.proc.pid)
@@ -302,10 +302,10 @@ class SubprocessSandbox:
             ready = proc.recv(self.opts.start_timeout)
         except (TimeoutError, WorkerDied) as exc:
             proc.kill()
-            from .errors import SandboxError
+            from ..errors import SandboxError
 
             raise SandboxError(f"the REPL worker did not start: {exc or 'timeout'}") from None
-        from .errors import SandboxError
+        from ..errors import SandboxError
 
         if ready.get("type") != "ready":
             proc.kill()
@@ -316,7 +316,7 @@ class SubprocessSandbox:
         layers = list(ready.get("layers", [])) + ([proc.wrapper] if proc.wrapper else [])
         required = (self.opts.confine or {}).get("required") or []
         if required:
-            from .confine_host import missing_isolation
+            from .policy import missing_isolation
 
             missing = missing_isolation(required, layers)
             if missing:

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BackendError
-from .model import Completion, ScriptedModel, approx_tokens
-from . import secrets
+from ..errors import BackendError
+from .scripted import Completion, ScriptedModel, approx_tokens
+from .. import redact
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices from the network
 
@@ -179,7 +179,7 @@ class RouterOptions:
 
     @property
     def fallbacks(self) -> dict[str, list[str]]:
-        from .profiles import parse_fallbacks
+        from ..profiles import parse_fallbacks
 
         return parse_fallbacks(self.router_settings)
 
@@ -210,7 +210,7 @@ class LLMBackend:
         ep.name = ep.name or name
         ep.id = ep.id or f"{name}#{len(self.groups.get(name, []))}"
         if ep.api_key:
-            secrets.register(ep.api_key)
+            redact.register(ep.api_key)
         self.groups.setdefault(name, []).append(ep)
 
     @property
@@ -248,7 +248,7 @@ class LLMBackend:
             for n in self.chain(name):
                 for ep in self.groups[n]:
                     if ep.model.startswith("local/"):
-                        from . import local_model
+                        from . import local as local_model
 
                         local_model.preload(ep.model)
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
@@ -373,7 +373,7 @@ def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_
 
     litellm = get_litellm()
     if any(ep.model.startswith("local/") for eps in groups.values() for ep in eps):
-        from . import local_model
+        from . import local as local_model
 
         local_model.register_provider(litellm)
     for key in ("drop_params", "modify_params", "request_timeout", "max_budget"):
@@ -399,9 +399,9 @@ def backend_error(exc: Exception, ep: Endpoint) -> Exception:
     try:
         import openai
     except ImportError:  # pragma: no cover
-        return BackendError(secrets.redact(f"{ep.model}: {exc}"))
+        return BackendError(redact.redact(f"{ep.model}: {exc}"))
     where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = secrets.redact(_short(exc))
+    detail = redact.redact(_short(exc))
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
         msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
     elif isinstance(exc, openai.NotFoundError):
@@ -430,7 +430,7 @@ def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
     from . import openai_compat
 
     where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = secrets.redact(_short(exc))
+    detail = redact.redact(_short(exc))
     if isinstance(exc, openai_compat.APITimeoutError):
         msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
     elif isinstance(exc, openai_compat.APIConnectionError):

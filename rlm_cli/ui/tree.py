@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import events as ev
+from .. import events as ev
 
 ICONS = {"ok": "✓", "error": "✗", "timeout": "⏱", "limit": "■", "no_answer": "■", "interrupted": "⊘", "running": "…"}
 STYLES = {"ok": "green", "error": "red", "timeout": "yellow", "limit": "yellow", "no_answer": "yellow",

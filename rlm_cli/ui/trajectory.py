@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, secrets
-from .events import Event
+from .. import paths
+from .. import redact
+from ..events import Event
 
 
 def runs_dir() -> Path:
@@ -33,7 +34,7 @@ class TrajectoryWriter:
     def __call__(self, event: Event) -> None:
         if self._f.closed:
             return
-        line = json.dumps(secrets.redact_obj(event.to_dict()), ensure_ascii=False, default=str)
+        line = json.dumps(redact.redact_obj(event.to_dict()), ensure_ascii=False, default=str)
         self._f.write(line + "\n")
         self._f.flush()
 
@@ -148,7 +149,7 @@ def run_info(path: Path) -> RunInfo:
 
 def find_run(ref: str, directory: Path | None = None) -> Path:
     """A run by id, unique id prefix, `latest`, or a path to a .jsonl file. Raises InputError."""
-    from .errors import InputError
+    from ..errors import InputError
 
     candidate = Path(ref)
     if ref not in ("latest", "last") and candidate.suffix == ".jsonl" and candidate.is_file():

@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import SandboxError
+from ..errors import SandboxError
 
 PKG = Path(__file__).resolve().parent
 MODES = ("auto", "strict", "basic")
@@ -104,7 +104,7 @@ def _probe_key(path: str) -> str:
 
 
 def _cache_file() -> Path:
-    from .paths import cache_dir
+    from ..paths import cache_dir
 
     return cache_dir() / "sandbox-probe.json"
 
@@ -180,7 +180,7 @@ def ro_paths() -> list[str]:
 # ---- modes ----------------------------------------------------------------------------------------------
 def spec_for_mode(mode: str = "auto") -> dict | None:
     if mode not in MODES:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"--sandbox must be one of {', '.join(MODES)} (got {mode!r})")
     caps = capabilities()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 import time
 
-from . import events as ev
-from . import secrets
+from .. import events as ev
+from .. import redact
 
 _ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m", "dim": "\x1b[2m", "reset": "\x1b[0m"}
 REFRESH_HZ = 8
@@ -42,7 +42,7 @@ class PlainLines:
     def _write(self, line: str) -> None:
         try:
             with self._lock:
-                self.stream.write(secrets.redact(line) + "\n")
+                self.stream.write(redact.redact(line) + "\n")
                 self.stream.flush()
         except (OSError, ValueError):
             pass
@@ -142,7 +142,7 @@ class LiveTree:
     def __init__(self, console, refresh_hz: float = REFRESH_HZ):
         from rich.live import Live
 
-        from .render import RenderOptions, TreeState
+        from .tree import RenderOptions, TreeState
 
         self.console = console
         self._offset: float | None = None
@@ -183,11 +183,11 @@ class LiveTree:
                 self.console.print(self.state)
 
     def notice(self, message: str) -> None:
-        self.console.print(f"rlm: {secrets.redact(message)}", style="dim", markup=False, highlight=False)
+        self.console.print(f"rlm: {redact.redact(message)}", style="dim", markup=False, highlight=False)
 
     def error(self, message: str) -> None:
         self._stop()
-        self.console.print(f"rlm: error: {secrets.redact(message)}", style="red", markup=False, highlight=False)
+        self.console.print(f"rlm: error: {redact.redact(message)}", style="red", markup=False, highlight=False)
 
     def finished(self, result: dict) -> None:
         self._stop()
