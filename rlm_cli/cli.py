@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import IO, Optional
+from typing import Optional
 
 import typer
 
 from . import __version__
+from .env import Env
 from .errors import ExitStatus, RLMError
 
 app = typer.Typer(
@@ -22,25 +22,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
-
-
-@dataclass
-class Env:
-    """What the CLI touches of the outside world; tests build their own (httpie style)."""
-
-    stdin: IO[bytes] = field(default_factory=lambda: sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin)
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    stdin_isatty: bool = field(default_factory=lambda: _isatty(sys.stdin))
-    stderr_isatty: bool = field(default_factory=lambda: _isatty(sys.stderr))
-    environ: dict = field(default_factory=lambda: os.environ)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _version(value: bool) -> None:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from . import events as ev
 from . import prompts
 from .context import Context
-from .errors import BackendError, LimitExceeded, RLMError
-from .backends.router import ContextOverflow
+from .errors import BackendError, ContextOverflow, LimitExceeded, RLMError
 from .backends.scripted import Model, approx_tokens
 from .parsing import code_blocks
 from .sandbox import CallRefused, SandboxOptions, SubprocessSandbox

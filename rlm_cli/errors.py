@@ -55,6 +55,10 @@ class BackendError(RLMError):
     exit_status = ExitStatus.BACKEND
 
 
+class ContextOverflow(BackendError):
+    """A prompt is larger than the model's context window."""
+
+
 class LimitExceeded(RLMError):
     """A budget (iterations, calls, tokens, cost, time) ran out before an answer."""
 

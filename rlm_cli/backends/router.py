@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BackendError
+from ..errors import BackendError, ContextOverflow
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
@@ -452,10 +452,6 @@ def _names_a_bad_model(detail: str) -> bool:
     """Servers that answer 400 for an unknown model (a LiteLLM proxy: "Invalid model name passed")."""
     d = detail.lower()
     return "model" in d and any(s in d for s in ("invalid model", "model not found", "does not exist", "unknown model", "model_not_found"))
-
-
-class ContextOverflow(BackendError):
-    """The prompt does not fit the model's window. For sub-calls this goes back to the model."""
 
 
 def _short(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""The Model protocol, the Completion record, and the deterministic scripted model shipped for tests/demos."""
+"""The deterministic scripted model shipped for tests and demos: regex rules -> replies."""
 from __future__ import annotations
 
 import json
@@ -6,27 +6,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-
-@dataclass
-class Completion:
-    text: str
-    model: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    duration_s: float = 0.0
-
-
-class Model(Protocol):
-    """Anything that turns chat messages into a Completion for a named model."""
-
-    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion: ...
-
-
-def approx_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+from .base import Completion, Model, approx_tokens  # noqa: E402,F401  (re-exported)
 
 
 @dataclass

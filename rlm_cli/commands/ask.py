@@ -82,7 +82,9 @@ def ask(
         sandbox=sandbox.value, include=list(include), exclude=list(exclude), password=password,
         pdf_engine=pdf_engine, use_cache=not no_cache, trace=trace, color=color.value, estimate=estimate,
     )
-    return run_ask(opts, ctx.obj)
+    from ..env import of
+
+    return run_ask(opts, of(ctx))
 
 
 __all__ = ["register", "ask", "ExitStatus", "LimitExceeded", "RLMError"]

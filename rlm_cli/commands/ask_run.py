@@ -41,7 +41,7 @@ class AskOptions:
 
 
 def run_ask(o: AskOptions, env=None) -> int:
-    from ..cli import Env
+    from ..env import Env
 
     env = env or Env()
     if not o.question.strip():

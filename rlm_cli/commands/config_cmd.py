@@ -22,9 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _env(ctx: typer.Context):
-    from ..cli import Env
+    from ..env import of
 
-    return ctx.obj or Env()
+    return of(ctx)
 
 
 def _status(cfg, prof, environ) -> str:

@@ -46,7 +46,9 @@ def doctor(
     as_json: bool = typer.Option(False, "--json", help="One JSON object: every check with its status and detail."),
     config: str = typer.Option(None, "--config", envvar="RLM_CONFIG", help="Config file to check (as for rlm ask)."),
 ) -> int:
-    env = ctx.obj
+    from ..env import of
+
+    env = of(ctx)
     out = getattr(env, "stdout", None) or sys.stdout
     checks = run_checks(config)
     code = exit_status(checks)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from enum import Enum
 from typing import List, Optional
@@ -51,17 +50,10 @@ EXACT_LIMIT = 4_000_000
 
 # ---------------------------------------------------------------------------------- commands
 def _env(ctx: typer.Context):
-    obj = ctx.obj if ctx is not None else None
-    stdin = getattr(obj, "stdin", None) or getattr(sys.stdin, "buffer", sys.stdin)
-    stdout = getattr(obj, "stdout", None) or sys.stdout
-    stderr = getattr(obj, "stderr", None) or sys.stderr
-    stdin_isatty = getattr(obj, "stdin_isatty", None)
-    if stdin_isatty is None:
-        try:
-            stdin_isatty = sys.stdin.isatty()
-        except (AttributeError, ValueError):
-            stdin_isatty = False
-    return stdin, stdout, stderr, stdin_isatty
+    from ..env import of
+
+    env = of(ctx)
+    return env.stdin, env.stdout, env.stderr, env.stdin_isatty
 
 
 def ingest(

@@ -14,10 +14,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _env(ctx: typer.Context):
-    from ..cli import Env
+    from ..env import of
 
-    root = ctx.find_root()
-    return root.obj if isinstance(root.obj, Env) else Env()
+    return of(ctx)
 
 
 @logs_app.command("list", help="Recent runs, newest first: time, status, cost, calls, question.")
