@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from .limits import CTX_PREFIX, SCRATCH_PREFIX, MemoryPool, ScratchWatch, force_rmtree, sweep_stale  # noqa: F401
+
 WORKER = Path(__file__).with_name("worker.py")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
 MAX_BATCH = 1024  # prompts in one batched call
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
-SCRATCH_PREFIX, CTX_PREFIX = "rlm-scratch-", "rlm-ctx-"  # + "<host pid>-": the janitor's owner check
+
+_POOL_LOCK = threading.Lock()
 
 # handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
 CallHandler = Callable[[str, dict], list]
@@ -49,11 +52,18 @@ class CallRefused(Exception):
 
 @dataclass
 class SandboxOptions:
-    exec_timeout: float = 60.0  # soft timeout in the worker; the host kills at +grace
+    exec_timeout: float = 60.0  # soft timeout in the worker (sub-call time excluded); the host kills at +grace
     grace: float = 3.0
+    exec_wall_timeout: float | None = None  # one block's total time, sub-calls included (None: 10 x exec_timeout)
     max_output_chars: int = 10_000
-    memory_mb: int = 4096  # RLIMIT_AS for the worker (on top of the context it holds)
+    memory_mb: int = 4096  # RLIMIT_AS of the first live worker of a run (the root's REPL)
+    child_memory_mb: int = 512  # RLIMIT_AS of each worker started while another of the run is live
+    run_memory_mb: int = 8192  # all live workers of one run together (shared through this options object)
+    memory_wait: float = 60.0  # how long a worker waits for room in run_memory_mb before its sub-call fails
     file_mb: int = 1024  # RLIMIT_FSIZE
+    scratch_mb: int = 1024  # scratch quota: tmpfs size in the worker's mount namespace, else a host watcher
+    max_files: int = 10_000  # scratch quota: files and directories
+    max_threads: int = 64  # threads model code may run at once
     cpu_seconds: int = 3600
     confine: dict | None = None  # layers for confine.py; None = process isolation only
     start_timeout: float = 30.0
@@ -61,6 +71,16 @@ class SandboxOptions:
     max_message_mb: int = MAX_MESSAGE_BYTES >> 20  # one message from the worker
     max_batch: int = MAX_BATCH  # prompts/questions in one call
     max_sub_prompts: int = 100_000  # prompts + child questions over the sandbox's lifetime
+    memory_pool: MemoryPool | None = field(default=None, repr=False, compare=False)  # made on first use
+
+    def pool(self) -> MemoryPool:
+        with _POOL_LOCK:
+            if self.memory_pool is None:
+                self.memory_pool = MemoryPool(self.run_memory_mb)
+            return self.memory_pool
+
+    def wall_timeout(self) -> float:
+        return self.exec_wall_timeout if self.exec_wall_timeout else 10 * self.exec_timeout
 
 
 @dataclass
@@ -94,15 +114,47 @@ class WorkerDied(Exception):
     pass
 
 
+class ExecWallTimeout(TimeoutError):
+    """One block ran past exec_wall_timeout, the time its sub-calls took included."""
+
+
 class _Process:
-    """One worker process with its own pipes, reader thread and queue."""
+    """One worker process with its own pipes, reader thread and queue.
+
+    Layout: <tmp>/rlm-scratch-<host pid>-XXXX/ (0700, removed on kill) holds `work/` (the worker's
+    cwd, HOME and TMPDIR: "scratch"; a capped tmpfs inside the worker's own mount namespace) and
+    `output` (fds 1/2 of the worker, read back after each exec)."""
 
     def __init__(self, ctx_dir: Path, opts: SandboxOptions):
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-        os.chmod(self.scratch, 0o700)
+        self.token, self.memory_mb = opts.pool().reserve(opts.memory_mb, min(opts.child_memory_mb, opts.memory_mb),
+                                                         opts.memory_wait)
+        self.pool = opts.pool()
+        self.watch: ScratchWatch | None = None
+        try:
+            self.root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+            self.scratch = self.root / "work"
+            self.scratch.mkdir(mode=0o700)
+            self._spawn(ctx_dir, opts)
+        except BaseException:
+            self.pool.release(self.token)
+            if hasattr(self, "root"):
+                force_rmtree(self.root)
+            raise
+        self.inbox: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
+        self.reader.start()
+        if opts.confine and opts.confine.get("rss_watchdog"):
+            threading.Thread(target=self._watch_rss, args=(self.memory_mb,), daemon=True).start()
+        if "namespaces" not in ((opts.confine or {}).get("layers") or []) and opts.scratch_mb:
+            self.watch = ScratchWatch(self.scratch, opts.scratch_mb << 20, opts.max_files,
+                                      lambda: self.proc.poll() is None, self._over_quota)
+            self.watch.start()
+
+    def _spawn(self, ctx_dir: Path, opts: SandboxOptions) -> None:
         self.max_line = opts.max_message_mb << 20
         self.wrapper: str | None = None
-        raw = self.scratch / ".output"
+        raw = self.root / "output"
+        raw.touch(mode=0o600)  # before argv: bwrap binds it only if it exists
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
@@ -117,43 +169,42 @@ class _Process:
         except BaseException:
             for fd in (p2c_w, c2p_r):
                 os.close(fd)
-            shutil.rmtree(self.scratch, ignore_errors=True)
             raise
         finally:
             os.close(p2c_r)
             os.close(c2p_w)
         self.wfd = p2c_w
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
-        self.inbox: queue.Queue = queue.Queue()
-        self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
-        self.reader.start()
-        if opts.confine and opts.confine.get("rss_watchdog"):
-            threading.Thread(target=self._watch_rss, args=(opts.memory_mb,), daemon=True).start()
 
     def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict) -> list[str]:
         argv = [
-            sys.executable, "-I", "-S", "-B", str(WORKER),
+            os.path.realpath(sys.executable), "-I", "-S", "-B", str(WORKER),  # the interpreter, not a venv around it
             "--in", str(fd_in), "--out", str(fd_out),
             "--context", str(ctx_dir / "context.txt"), "--sources", str(ctx_dir / "sources.json"),
             "--raw-output", str(raw), "--max-output", str(opts.max_output_chars),
-            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(opts.memory_mb),
+            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(self.memory_mb),
             "--file-mb", str(opts.file_mb), "--cpu-seconds", str(opts.cpu_seconds),
-            "--open-files", str(opts.open_files),
+            "--open-files", str(opts.open_files), "--max-threads", str(opts.max_threads),
         ]
         spec = opts.confine
         if spec is None:
             return argv
+        layers = list(spec.get("layers") or [])
         ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
-        worker_spec = {k: spec[k] for k in ("layers", "rw_paths") if k in spec}
-        if spec.get("bwrap"):  # bwrap's /dev/shm is private: allow POSIX semaphores (multiprocessing.pool.ThreadPool)
-            worker_spec["rw_paths"] = list(worker_spec.get("rw_paths") or []) + ["/dev/shm"]
-        worker_spec.update(scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro, bwrap=bool(spec.get("bwrap")))
+        rw = list(spec.get("rw_paths") or []) + [str(raw)]
+        worker_spec = {"layers": layers, "scratch": str(self.scratch), "context_dir": str(ctx_dir), "ro_paths": ro,
+                       "rw_paths": rw, "bwrap": bool(spec.get("bwrap"))}
+        if "namespaces" in layers:
+            worker_spec.update(scratch_mb=opts.scratch_mb, max_files=opts.max_files, max_tasks=opts.max_threads + 16)
+            worker_spec["rw_paths"] = rw + ["/dev/shm"]  # a 16 MB tmpfs of its own (POSIX semaphores)
+        if "namespaces" in layers or spec.get("bwrap"):  # RLIMIT_NPROC counts this user namespace's tasks only
+            argv += ["--nproc", str(opts.max_threads + 8)]
         argv += ["--confine", json.dumps(worker_spec)]
         if spec.get("bwrap"):
             from .policy import bwrap_argv
 
             self.wrapper = "bwrap"
-            return bwrap_argv(spec["bwrap"], str(self.scratch), ro, env, tuple(spec.get("rw_paths") or ())) + argv
+            return bwrap_argv(spec["bwrap"], str(self.scratch), ro, env, tuple(rw)) + argv
         if spec.get("sandbox_exec"):
             from .policy import macos_profile
 
@@ -161,6 +212,10 @@ class _Process:
             profile = macos_profile(dict(spec, scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro))
             return [spec["sandbox_exec"], "-p", profile] + argv
         return argv
+
+    def _over_quota(self, message: str) -> None:
+        self.inbox.put({"type": "violation", "error": message})
+        self._signal_group()
 
     def _watch_rss(self, limit_mb: int) -> None:
         """macOS: RLIMIT_AS is not enforced there, so the host kills a worker that grows past the limit."""
@@ -235,6 +290,10 @@ class _Process:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        if self.watch is not None:
+            self.watch.stopped.set()
+        self.pool.release(self.token)
+        self.token = None
         try:
             os.close(self.wfd)
         except OSError:
@@ -242,7 +301,7 @@ class _Process:
         # The read end is closed by the reader thread at EOF: once the worker is dead, unless a process that
         # escaped the group (possible only without seccomp) still holds the pipe. Never block on it here.
         self.reader.join(timeout=0.2)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        force_rmtree(self.root)
 
     def stop(self) -> None:
         try:
@@ -331,12 +390,15 @@ class SubprocessSandbox:
         t0 = time.monotonic()
         try:
             result = self._exchange(code, handler)
-        except TimeoutError:
+        except TimeoutError as exc:
             self._restart()
-            limit = self.opts.exec_timeout
+            if isinstance(exc, ExecWallTimeout):
+                what = f"ran past {self.opts.wall_timeout():g} s in total, sub-calls included (the limit for one block)"
+            else:
+                what = f"ran past the {self.opts.exec_timeout:g} s limit and did not stop"
             result = ExecResult(
-                error=f"TimeoutError: the code ran past the {limit:g} s limit and did not stop; the REPL was killed "
-                "and restarted. All your variables were lost (context and the functions are available again).",
+                error=f"TimeoutError: the code {what}; the REPL was killed and restarted. All your variables were "
+                "lost (context and the functions are available again).",
                 timed_out=True, restarted=True,
             )
         except WorkerDied as exc:
@@ -353,10 +415,14 @@ class SubprocessSandbox:
         proc = self.proc
         self._seq += 1
         proc.send({"type": "exec", "code": code, "seq": self._seq})
-        budget = self.opts.exec_timeout + self.opts.grace  # worker time only: sub-calls pause the clock
+        budget = self.opts.exec_timeout + self.opts.grace  # worker time: the time sub-calls take is not counted
+        wall_end = time.monotonic() + self.opts.wall_timeout() + self.opts.grace  # ... but counts here
         while True:
             t0 = time.monotonic()
-            msg = proc.recv(timeout=max(budget, 0.01))
+            try:
+                msg = proc.recv(timeout=max(min(budget, wall_end - t0), 0.01))
+            except TimeoutError:
+                raise (ExecWallTimeout if time.monotonic() >= wall_end else TimeoutError) from None
             budget -= time.monotonic() - t0
             kind = msg.get("type")
             if kind == "result":
@@ -367,7 +433,10 @@ class SubprocessSandbox:
                     has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
                 )
             if kind == "call":
-                proc.send(self._serve(msg, handler))
+                reply = self._serve(msg, handler)
+                if time.monotonic() >= wall_end:
+                    raise ExecWallTimeout
+                proc.send(reply)
             else:
                 raise WorkerDied(f"unexpected message {kind!r} on the REPL channel")
 
@@ -432,7 +501,6 @@ def _check_call(fn, args, max_batch: int) -> int:
 
 # ---- cleanup on every exit path ----------------------------------------------------------------------
 _LIVE: "weakref.WeakSet[SubprocessSandbox]" = weakref.WeakSet()
-_swept = False
 
 
 @atexit.register
@@ -442,38 +510,3 @@ def _close_all() -> None:
             box.close()
         except Exception:
             pass
-
-
-def sweep_stale(tmp: str | None = None) -> int:
-    """Remove rlm-scratch-<pid>-* / rlm-ctx-<pid>-* dirs whose owner process is gone (once per process)."""
-    global _swept
-    if _swept and tmp is None:
-        return 0
-    _swept = True
-    removed = 0
-    base = Path(tmp or tempfile.gettempdir())
-    try:
-        entries = list(base.iterdir())
-    except OSError:
-        return 0
-    for path in entries:
-        for prefix in (SCRATCH_PREFIX, CTX_PREFIX):
-            owner = path.name[len(prefix):].split("-", 1)[0] if path.name.startswith(prefix) else ""
-            if owner.isdigit() and not _alive(int(owner)):
-                try:
-                    if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
-                        shutil.rmtree(path, ignore_errors=True)
-                        removed += 1
-                except OSError:
-                    pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

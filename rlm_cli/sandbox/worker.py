@@ -140,6 +140,50 @@ class Timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+class ThreadCap:
+    """At most `limit` threads started by model code at once (threading, concurrent.futures, _thread).
+
+    A Python-level count, so ctypes can get around it; the kernel backstops are pid_max in the
+    worker's own pid namespace and RLIMIT_NPROC inside a user namespace (docs/sandbox.md)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.live = 0
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        import _thread
+
+        for mod, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
+                          (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
+            original = getattr(mod, name, None)
+            if original is not None:
+                setattr(mod, name, self._wrap(original))
+
+    def _wrap(self, original):
+        def start(function, *args, **kwargs):
+            with self.lock:
+                if self.live >= self.limit:
+                    raise RuntimeError(f"can't start new thread: the REPL allows at most {self.limit} threads at once")
+                self.live += 1
+
+            def run(*a, **k):
+                try:
+                    return function(*a, **k)
+                finally:
+                    with self.lock:
+                        self.live -= 1
+
+            try:
+                return original(run, *args, **kwargs)
+            except BaseException:
+                with self.lock:
+                    self.live -= 1
+                raise
+
+        return start
+
+
 class Repl:
     def __init__(self, chan: Channel, context: str, sources: list[dict], opts: argparse.Namespace):
         self.chan = chan
@@ -356,22 +400,42 @@ def _limits(opts: argparse.Namespace) -> None:
         cap(resource.RLIMIT_FSIZE, opts.file_mb * 1024 * 1024)
     if opts.cpu_seconds:
         cap(resource.RLIMIT_CPU, opts.cpu_seconds)
+    if opts.nproc:  # only asked for inside a user namespace, where the kernel counts that namespace's tasks
+        cap(resource.RLIMIT_NPROC, opts.nproc)
     cap(resource.RLIMIT_CORE, 0)
     cap(resource.RLIMIT_NOFILE, opts.open_files or 256)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead of killing us
 
 
-def _confine(opts: argparse.Namespace) -> list[str]:
-    """Apply the OS confinement layers named in --confine (implemented in confine.py beside us)."""
-    if not opts.confine:
-        return []
+_confine_mod = None
+
+
+def _confine_module():
+    global _confine_mod
+    if _confine_mod is not None:
+        return _confine_mod
     import importlib.util
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
     spec = importlib.util.spec_from_file_location("_rlm_confine", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.apply(json.loads(opts.confine))
+    _confine_mod = mod
+    return mod
+
+
+def _namespaces(opts: argparse.Namespace, spec: dict) -> list[str]:
+    """New namespaces before anything else; the process that returns is pid 1 of the new pid namespace."""
+    if "namespaces" not in (spec.get("layers") or []):
+        return []
+    return _confine_module().enter_namespaces(spec, keep_fds=(opts.fd_in, opts.fd_out))
+
+
+def _confine(spec: dict) -> list[str]:
+    """Apply the OS confinement layers named in --confine (implemented in confine.py beside us)."""
+    if not spec:
+        return []
+    return _confine_module().apply(spec)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -387,9 +451,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--file-mb", type=int, default=0)
     p.add_argument("--cpu-seconds", type=int, default=0)
     p.add_argument("--open-files", type=int, default=256)
+    p.add_argument("--nproc", type=int, default=0)
+    p.add_argument("--max-threads", type=int, default=0)
     p.add_argument("--confine", default="")
     opts = p.parse_args(argv)
     t0 = time.perf_counter()
+    spec = json.loads(opts.confine) if opts.confine else {}
+    try:
+        layers = _namespaces(opts, spec)
+    except Exception as exc:  # the host decides whether a missing layer is fatal
+        Channel(opts.fd_in, opts.fd_out).send({"type": "ready", "pid": os.getpid(), "layers": [],
+                                               "confine_error": f"{type(exc).__name__}: {exc}"})
+        return
     with open(opts.context, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
         context = f.read()
     with open(opts.sources, "r", encoding="utf-8") as f:
@@ -397,10 +470,12 @@ def main(argv: list[str] | None = None) -> None:
     chan = Channel(opts.fd_in, opts.fd_out)
     _limits(opts)
     try:
-        layers = _confine(opts)
+        layers += _confine(spec)
     except Exception as exc:  # the host decides whether a missing layer is fatal
         chan.send({"type": "ready", "pid": os.getpid(), "layers": [], "confine_error": f"{type(exc).__name__}: {exc}"})
         return
+    if opts.max_threads:
+        ThreadCap(opts.max_threads).install()
     repl = Repl(chan, context, sources, opts)
     chan.send({"type": "ready", "pid": os.getpid(), "layers": layers, "load_s": time.perf_counter() - t0})
     while True:
