@@ -25,7 +25,7 @@ import signal
 import struct
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
+SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_NEW_LISTENER = 1, 1, 8
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 NS_FLAGS = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
@@ -103,8 +103,9 @@ def apply(spec: dict) -> list[str]:
     if "landlock" in layers:
         active += landlock(spec)
     if "seccomp" in layers:
-        seccomp(os.getpid())
-        active.append("seccomp")
+        notify_fd = spec.get("notify_fd")
+        seccomp(os.getpid(), notify_fd)
+        active += ["seccomp", "seccomp-threads"] if notify_fd is not None else ["seccomp"]
     return active
 
 
@@ -139,6 +140,7 @@ def enter_namespaces(spec: dict, keep_fds: tuple = ()) -> list[str]:
     if spec.get("scratch_mb"):
         opts = f"size={int(spec['scratch_mb'])}m,nr_inodes={int(spec.get('max_files') or 10000)},mode=0700,uid={uid},gid={gid}"
         _mount("tmpfs", spec["scratch"], "tmpfs", flags, opts)
+        os.chdir(spec["scratch"])  # the cwd still named the directory underneath
         active.append("scratch-tmpfs")
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={SHM_MB}m,nr_inodes=256,mode=0700,uid={uid},gid={gid}")
@@ -257,10 +259,11 @@ def _add_rule(ruleset: int, path: str, access: int) -> None:
 
 
 # ---- seccomp ----------------------------------------------------------------------------------------
-def build_filter(pid: int, machine: str | None = None) -> bytes:
+def build_filter(pid: int, machine: str | None = None, notify: tuple = ()) -> bytes:
     tables = _sibling("syscalls")
     try:
-        return _sibling("seccomp_bpf").compile_filter(pid, machine or os.uname().machine, tables.TABLES, tables.AUDIT_ARCH)
+        return _sibling("seccomp_bpf").compile_filter(pid, machine or os.uname().machine, tables.TABLES,
+                                                      tables.AUDIT_ARCH, notify)
     except ValueError as exc:
         raise ConfineError(str(exc)) from None
 
@@ -269,16 +272,30 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def seccomp(pid: int) -> None:
-    code = build_filter(pid)
+def seccomp(pid: int, notify_fd: int | None = None) -> None:
+    """Install the allowlist. With notify_fd (a unix socket to the host), new threads go to the host's
+    supervisor (seccomp user notification): the listener fd is sent over that socket, then closed here."""
+    code = build_filter(pid, notify=("clone",) if notify_fd is not None else ())
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
     nr = _sibling("syscalls").TABLES[os.uname().machine]["seccomp"]
-    rc = int(_lib().syscall(ctypes.c_long(nr), ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
-                            ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)))
+    # one thread here, so TSYNC (which NEW_LISTENER excludes) is not needed when notifying
+    flags = SECCOMP_FILTER_FLAG_NEW_LISTENER if notify_fd is not None else SECCOMP_FILTER_FLAG_TSYNC
+    rc = int(_lib().syscall(ctypes.c_long(nr), ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(flags),
+                            ctypes.byref(prog)))
     _check(rc, "seccomp(SECCOMP_SET_MODE_FILTER)")
-    if rc > 0:  # TSYNC: the id of a thread that could not be synchronised
-        raise ConfineError(f"seccomp: thread {rc} could not be synchronised")
+    if notify_fd is None:
+        if rc > 0:  # TSYNC: the id of a thread that could not be synchronised
+            raise ConfineError(f"seccomp: thread {rc} could not be synchronised")
+        return
+    import _socket
+
+    sock = _socket.socket(fileno=notify_fd)
+    try:
+        sock.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", rc))])
+    finally:
+        sock.close()
+        os.close(rc)
 
 
 def probe_namespaces(scratch: str) -> None:

@@ -19,6 +19,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .limits import CTX_PREFIX, SCRATCH_PREFIX, MemoryPool, ScratchWatch, force_rmtree, sweep_stale  # noqa: F401
+from .limits import CTX_PREFIX, SCRATCH_PREFIX, MemoryPool, ScratchWatch, ThreadSupervisor, force_rmtree, sweep_stale  # noqa: F401
 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
@@ -157,26 +158,35 @@ class _Process:
         raw.touch(mode=0o600)  # before argv: bwrap binds it only if it exists
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
+        notify = socket.socketpair() if (opts.confine or {}).get("thread_notify") else None
         env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
         env.update(HOME=str(self.scratch), TMPDIR=str(self.scratch), PATH="/usr/bin:/bin", PYTHONIOENCODING="utf-8")
-        argv = self._argv(ctx_dir, opts, p2c_r, c2p_w, raw, env)
+        argv = self._argv(ctx_dir, opts, p2c_r, c2p_w, raw, env, notify[1].fileno() if notify else None)
+        passed = (p2c_r, c2p_w) + ((notify[1].fileno(),) if notify else ())
         try:
             with open(raw, "ab") as out:
                 self.proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.scratch, env=env,
-                    pass_fds=(p2c_r, c2p_w), start_new_session=True, close_fds=True,
+                    pass_fds=passed, start_new_session=True, close_fds=True,
                 )
         except BaseException:
             for fd in (p2c_w, c2p_r):
                 os.close(fd)
+            if notify:
+                notify[0].close()
             raise
         finally:
             os.close(p2c_r)
             os.close(c2p_w)
+            if notify:
+                notify[1].close()
         self.wfd = p2c_w
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
+        if notify:  # the kernel side of the thread cap: answers every new thread of the worker
+            ThreadSupervisor(notify[0], opts.max_threads + 4, lambda: self.proc.poll() is None).start()
 
-    def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict) -> list[str]:
+    def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict,
+              notify_fd: int | None) -> list[str]:
         argv = [
             os.path.realpath(sys.executable), "-I", "-S", "-B", str(WORKER),  # the interpreter, not a venv around it
             "--in", str(fd_in), "--out", str(fd_out),
@@ -193,7 +203,7 @@ class _Process:
         ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
         rw = list(spec.get("rw_paths") or []) + [str(raw)]
         worker_spec = {"layers": layers, "scratch": str(self.scratch), "context_dir": str(ctx_dir), "ro_paths": ro,
-                       "rw_paths": rw, "bwrap": bool(spec.get("bwrap"))}
+                       "rw_paths": rw, "bwrap": bool(spec.get("bwrap")), "notify_fd": notify_fd}
         if "namespaces" in layers:
             worker_spec.update(scratch_mb=opts.scratch_mb, max_files=opts.max_files, max_tasks=opts.max_threads + 16)
             worker_spec["rw_paths"] = rw + ["/dev/shm"]  # a 16 MB tmpfs of its own (POSIX semaphores)

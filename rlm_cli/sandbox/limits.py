@@ -6,15 +6,24 @@ first worker (the root's REPL) gets ``memory_mb``; every worker started while an
 child RLM's REPL) gets ``child_memory_mb``. A worker that does not fit waits for a sibling to close,
 then is refused (MemoryBudgetExceeded, which the engine reports to the model as that sub-call's error).
 
+ThreadSupervisor: the kernel side of the thread cap. The worker's seccomp filter sends every clone()
+that would make a thread to this host thread (SECCOMP_RET_USER_NOTIF); it lets the call continue only
+while the worker has fewer than `limit` threads (read from /proc), else the call fails with EAGAIN.
+Unlike the worker's own count, ctypes cannot get around it; unlike RLIMIT_NPROC it holds for root.
+
 ScratchWatch: where scratch is not a size-capped tmpfs (no mount namespace), a host thread checks the
 scratch directory's disk use and entry count every ``interval`` seconds and kills the worker past the
 quota; RLIMIT_FSIZE bounds each file meanwhile.
 """
 from __future__ import annotations
 
+import errno
 import os
+import select
 import shutil
+import socket
 import stat
+import struct
 import tempfile
 import threading
 import time
@@ -64,6 +73,71 @@ class MemoryPool:
         with self.cond:
             if self.held.pop(token, None) is not None:
                 self.cond.notify_all()
+
+
+# ---- thread cap (seccomp user notification) --------------------------------------------------------------
+NOTIF_RECV, NOTIF_SEND = 0xC0502100, 0xC0182101  # SECCOMP_IOCTL_NOTIF_RECV / _SEND (struct sizes 80 and 24)
+FLAG_CONTINUE = 1
+
+
+def thread_count(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Threads:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class ThreadSupervisor(threading.Thread):
+    """Receives the worker's seccomp listener over `sock`, then answers each new-thread request."""
+
+    def __init__(self, sock: socket.socket, limit: int, alive):
+        super().__init__(name="rlm-thread-cap", daemon=True)
+        self.sock, self.limit, self.alive = sock, limit, alive
+        self.refused = 0
+
+    def run(self) -> None:
+        try:
+            _, fds, _, _ = socket.recv_fds(self.sock, 1, 1)
+        except OSError:
+            fds = []
+        finally:
+            self.sock.close()
+        if not fds:
+            return  # the worker died before confining itself
+        listener = fds[0]
+        try:
+            poller = select.poll()
+            poller.register(listener, select.POLLIN)
+            while self.alive():
+                for _, ev in poller.poll(500):
+                    if ev & select.POLLIN:
+                        self._answer(listener)
+                    elif ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                        return
+        finally:
+            os.close(listener)
+
+    def _answer(self, listener: int) -> None:
+        import fcntl
+
+        buf = bytearray(80)
+        try:
+            fcntl.ioctl(listener, NOTIF_RECV, buf)
+        except OSError:
+            return  # the caller went away meanwhile
+        call_id, pid = struct.unpack_from("=QI", buf)
+        n = thread_count(pid)
+        ok = n is not None and n < self.limit
+        self.refused += not ok
+        resp = bytearray(struct.pack("=QqiI", call_id, 0, 0 if ok else -errno.EAGAIN, FLAG_CONTINUE if ok else 0))
+        try:
+            fcntl.ioctl(listener, NOTIF_SEND, resp)
+        except OSError:
+            pass
 
 
 # ---- scratch quota (no tmpfs) ---------------------------------------------------------------------------

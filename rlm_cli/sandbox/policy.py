@@ -40,6 +40,7 @@ class Caps:
     landlock_abi: int = 0
     seccomp: bool = False
     seccomp_detail: str = ""
+    seccomp_notify: bool = False  # SECCOMP_RET_USER_NOTIF + FLAG_CONTINUE (Linux >= 5.5): the kernel thread cap
     bwrap: str | None = None  # path when usable
     bwrap_detail: str = ""
     namespaces: bool = False  # the worker can make its own user/mnt/pid/ipc/net namespaces
@@ -69,6 +70,7 @@ def _probe() -> Caps:
         except (OSError, AttributeError):
             caps.landlock_abi = 0
         caps.seccomp, caps.seccomp_detail = _probe_seccomp(confine)
+        caps.seccomp_notify = caps.seccomp and _action_available(confine, 0x7FC00000) and _kernel_at_least(5, 5)
         caps.bwrap, caps.bwrap_detail = _probe_bwrap()
         caps.namespaces, caps.namespaces_detail = _probe_namespaces()
     elif system == "Darwin":
@@ -85,13 +87,29 @@ def _probe_seccomp(confine) -> tuple[bool, str]:
     machine = platform.machine()
     if machine not in syscalls.TABLES:
         return False, f"no syscall table for {machine}"
-    action = ctypes.c_uint32(seccomp_bpf.RET_ERRNO)
-    nr = syscalls.TABLES[machine]["seccomp"]
-    rc = confine._lib().syscall(ctypes.c_long(nr), ctypes.c_uint(2), ctypes.c_uint(0), ctypes.byref(action))  # GET_ACTION_AVAIL
-    if rc != 0:
+    if not _action_available(confine, seccomp_bpf.RET_ERRNO):
         return False, f"seccomp filters unavailable ({os.strerror(ctypes.get_errno())})"
     n = sum(1 for name in seccomp_bpf.POLICY if name in syscalls.TABLES[machine])
     return True, f"allowlist of {n} syscalls for {machine}, default EPERM"
+
+
+def _action_available(confine, action: int) -> bool:
+    import ctypes
+
+    from . import syscalls
+
+    nr = syscalls.TABLES.get(platform.machine(), {}).get("seccomp")
+    value = ctypes.c_uint32(action)
+    return nr is not None and confine._lib().syscall(ctypes.c_long(nr), ctypes.c_uint(2), ctypes.c_uint(0),
+                                                      ctypes.byref(value)) == 0  # SECCOMP_GET_ACTION_AVAIL
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        got = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return got >= (major, minor)
 
 
 # ---- bubblewrap ---------------------------------------------------------------------------------------
@@ -283,6 +301,7 @@ def _linux_layers(spec: dict, caps: Caps) -> None:
         spec["layers"].append("landlock")
     if caps.seccomp:
         spec["layers"].append("seccomp")
+        spec["thread_notify"] = caps.seccomp_notify
     if caps.bwrap:
         spec["bwrap"] = caps.bwrap
     elif caps.namespaces:

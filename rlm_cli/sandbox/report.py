@@ -60,10 +60,11 @@ def _namespace_rows(caps: Caps) -> list[tuple[str, bool, str]]:
 def _limit_rows(caps: Caps, opts) -> list[tuple[str, bool, str]]:
     own_ns = caps.namespaces and not caps.bwrap
     pid_max = own_ns and "pid-max" in caps.namespaces_detail.split()
-    threads = f"{opts.max_threads} threads at once (counted in the worker)" + (
-        "; kernel cap: pid_max of its own pid namespace" if pid_max else
-        "; kernel cap: RLIMIT_NPROC in the user namespace (not for root)" if caps.bwrap or own_ns else
-        "; no kernel cap without a pid namespace of its own")
+    kernel = [k for k, on in (("seccomp user notification (host answers each new thread)", caps.seccomp_notify),
+                              ("pid_max of its own pid namespace", pid_max),
+                              ("RLIMIT_NPROC in its user namespace (not for root)", caps.bwrap or own_ns)) if on]
+    threads = f"{opts.max_threads} threads at once (counted in the worker); kernel caps: " + (
+        ", ".join(kernel) if kernel else "none on this machine (ctypes can get past the count)")
     quota = f"{opts.scratch_mb} MB, {opts.max_files:,} files: " + (
         "a tmpfs in the worker's mount namespace" if own_ns else "checked by the host every 0.5 s")
     return [("thread-cap", True, threads), ("scratch-quota", True, quota)]

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 OWN = "own"  # placeholder for the worker's own pid, filled in when the filter is built
 
-RET_KILL_PROCESS, RET_ALLOW, RET_ERRNO = 0x80000000, 0x7FFF0000, 0x00050000
+RET_KILL_PROCESS, RET_ALLOW, RET_ERRNO, RET_USER_NOTIF = 0x80000000, 0x7FFF0000, 0x00050000, 0x7FC00000
 LD_W_ABS, JA, JEQ, JGE, JSET, AND_K, RET = 0x20, 0x05, 0x15, 0x35, 0x45, 0x54, 0x06
 X32_BIT = 0x40000000
 
@@ -176,12 +176,12 @@ def _emit_check(asm: _Asm, check: tuple, pid: int, fail: str) -> None:
         raise ValueError(f"unknown check {kind!r}")
 
 
-def _emit_rule(asm: _Asm, rule: Rule, pid: int) -> None:
+def _emit_rule(asm: _Asm, rule: Rule, pid: int, allow: int) -> None:
     for alt in rule.alts:
         nxt = asm.label()
         for check in alt:
             _emit_check(asm, check, pid, nxt)
-        asm.op(RET, RET_ALLOW)
+        asm.op(RET, allow)
         asm.place(nxt)
     asm.op(RET, RET_ERRNO | rule.otherwise)
 
@@ -203,8 +203,10 @@ def _emit_tree(asm: _Asm, entries: list, deny: str) -> None:
     _emit_tree(asm, entries[mid:], deny)
 
 
-def compile_filter(pid: int, machine: str, tables: dict, audit_arch: dict) -> bytes:
-    """The BPF program for `machine` with OWN = pid. Wrong architecture (a 32-bit compat call) kills."""
+def compile_filter(pid: int, machine: str, tables: dict, audit_arch: dict, notify: tuple = ()) -> bytes:
+    """The BPF program for `machine` with OWN = pid. Wrong architecture (a 32-bit compat call) kills.
+    Calls named in `notify` that pass their rule go to the user-space supervisor (SECCOMP_RET_USER_NOTIF)
+    instead of being allowed outright: the host's thread cap (host.py) answers each new thread."""
     if machine not in tables:
         raise ValueError(f"no seccomp syscall table for {machine}")
     nr_of = tables[machine]
@@ -227,7 +229,7 @@ def compile_filter(pid: int, machine: str, tables: dict, audit_arch: dict) -> by
     asm.op(RET, RET_ERRNO | errno.EPERM)
     for name, label in blocks.items():
         asm.place(label)
-        _emit_rule(asm, POLICY[name], pid)
+        _emit_rule(asm, POLICY[name], pid, RET_USER_NOTIF if name in notify else RET_ALLOW)
     return asm.assemble()
 
 
