@@ -1,0 +1,497 @@
+"""Attack classes 2, 3, 4, 7 and 8 of issue 11, against the real worker in every configuration.
+
+Each attack makes the raw syscalls through ctypes `syscall()` (so the kernel's answer is tested, not
+Python's wrapper) and each test asserts what is observable OUTSIDE the sandbox: file modes, owners,
+times and xattrs of decoy files; the host's own limits, priority, affinity and scheduler; the SysV
+IPC tables, /dev/shm and /dev/mqueue of the host; the worker's descriptors and thread count as
+/proc shows them to the host; what is left on disk after cleanup. The configurations are those of
+tests/test_sandbox_attacks.py: all layers (bwrap), Landlock + seccomp only, and the worker's own
+namespaces without bwrap.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
+from rlm_cli.sandbox import policy as confine_host
+from tests.test_sandbox_attacks import CONFIGS, _config_spec, descendants, echo, make_box  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the confinement layers are Linux only")
+
+NR = {  # syscall numbers the attacks call directly (-1: absent on that architecture)
+    "x86_64": dict(chmod=90, fchmod=91, fchmodat=268, fchmodat2=452, chown=92, fchown=93, lchown=94, fchownat=260,
+                   utime=132, utimes=235, futimesat=261, utimensat=280, setxattr=188, lsetxattr=189, fsetxattr=190,
+                   removexattr=197, prlimit64=302, setrlimit=160, setpriority=141, sched_setaffinity=203,
+                   sched_setscheduler=144, ioprio_set=251, prctl=157, shmget=29, msgget=68, semget=64, mq_open=240,
+                   memfd_create=319, inotify_init1=294, fanotify_init=300, fcntl=72, mknodat=259, flock=73),
+    "aarch64": dict(chmod=-1, fchmod=52, fchmodat=53, fchmodat2=452, chown=-1, fchown=55, lchown=-1, fchownat=54,
+                    utime=-1, utimes=-1, futimesat=-1, utimensat=88, setxattr=5, lsetxattr=6, fsetxattr=7,
+                    removexattr=14, prlimit64=261, setrlimit=164, setpriority=140, sched_setaffinity=122,
+                    sched_setscheduler=119, ioprio_set=30, prctl=167, shmget=194, msgget=186, semget=190, mq_open=180,
+                    memfd_create=279, inotify_init1=26, fanotify_init=262, fcntl=25, mknodat=33, flock=32),
+}
+PRELUDE = """
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {nr!r}
+results = {{}}
+def call(label, name, *args):
+    if NR[name] < 0:
+        return
+    rc = libc.syscall(NR[name], *args)
+    results[label] = [rc, ctypes.get_errno()]
+"""
+EPILOGUE = "\nprint('RESULTS ' + json.dumps(results))\n"
+IPC_KEYS = (0x524C4D31, 0x524C4D32, 0x524C4D33)
+
+
+def run_calls(box: SubprocessSandbox, body: str, **fmt) -> dict:
+    code = PRELUDE.format(nr=NR[platform.machine()]) + textwrap.dedent(body).format(**fmt) + EPILOGUE
+    res = box.execute(code, echo)
+    line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULTS ")]
+    assert line, res.render()
+    return json.loads(line[0][8:])
+
+
+def assert_all_failed(results: dict) -> None:
+    got_through = {k: v for k, v in results.items() if v[0] != -1}
+    assert not got_through, f"these calls succeeded inside the sandbox: {got_through}"
+    assert results, "no call was made"
+
+
+def worker_pids(box: SubprocessSandbox) -> set[int]:
+    return {box.proc.proc.pid} | descendants(box.proc.proc.pid)
+
+
+def proc_field(pid: int, name: str) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+# ---- class 2: file metadata -----------------------------------------------------------------------------
+@pytest.fixture
+def decoy(tmp_path):
+    path = tmp_path / "outside" / "decoy.bin"
+    path.parent.mkdir()
+    path.write_bytes(b"decoy")
+    os.chmod(path, 0o600)
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    os.setxattr(path, "user.keep", b"1")
+    return path
+
+
+def _metadata(path: Path) -> tuple:
+    st = os.lstat(path)
+    return st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_atime_ns, sorted(
+        (k, os.getxattr(path, k)) for k in os.listxattr(path))
+
+
+def test_file_metadata_outside_scratch_cannot_change(make_box, decoy):
+    box = make_box()
+    ctx = box.ctx_dir / "context.txt"  # the host's copy of the document: readable by the worker
+    before = {p: _metadata(p) for p in (decoy, ctx, decoy.parent)}
+    results = run_calls(box, """
+        d, ctx, AT = b'{decoy}', b'{ctx}', -100
+        fd = os.open(ctx, os.O_RDONLY)
+        call('chmod', 'chmod', d, 0o4777); call('fchmodat', 'fchmodat', AT, d, 0o777)
+        call('fchmodat2', 'fchmodat2', AT, d, 0o777, 0); call('fchmod ctx', 'fchmod', fd, 0o644)
+        call('chmod dir', 'chmod', b'{parent}', 0o777)
+        call('chown', 'chown', d, 65534, 65534); call('lchown', 'lchown', d, 65534, 65534)
+        call('fchownat', 'fchownat', AT, d, 65534, 65534, 0); call('fchown ctx', 'fchown', fd, 65534, 65534)
+        times = (ctypes.c_long * 4)(0, 0, 0, 0)
+        call('utimensat', 'utimensat', AT, d, times, 0); call('utimensat now', 'utimensat', AT, d, None, 0)
+        call('utimes', 'utimes', d, None); call('utime', 'utime', d, None); call('futimesat', 'futimesat', AT, d, None)
+        cap = b'\\x01\\x00\\x00\\x02' + b'\\xff' * 16
+        call('setxattr', 'setxattr', d, b'user.pwned', b'x', 1, 0)
+        call('setxattr capability', 'setxattr', d, b'security.capability', cap, len(cap), 0)
+        call('lsetxattr', 'lsetxattr', d, b'user.pwned', b'x', 1, 0)
+        call('fsetxattr ctx', 'fsetxattr', fd, b'user.pwned', b'x', 1, 0)
+        call('removexattr', 'removexattr', d, b'user.keep')
+        for label, fn in [('os.chmod', lambda: os.chmod(d, 0o777)), ('os.utime', lambda: os.utime(d, (0, 0))),
+                          ('os.chown', lambda: os.chown(d, 65534, 65534)), ('os.setxattr', lambda: os.setxattr(d, 'user.py', b'1'))]:
+            try:
+                fn()
+                results[label] = [0, 0]
+            except OSError as exc:
+                results[label] = [-1, exc.errno]
+    """, decoy=decoy, ctx=ctx, parent=decoy.parent)
+    assert_all_failed(results)
+    assert {p: _metadata(p) for p in (decoy, ctx, decoy.parent)} == before
+
+
+def test_scratch_files_can_be_made_but_not_retouched(make_box):
+    """What the worker can still do to modes: create restrictive files and dirs; it cannot chmod them later."""
+    box = make_box()
+    res = box.execute("import os\nos.mkdir('zero', 0)\nopen('f', 'w').write('x')\ntry:\n    os.chmod('f', 0o777)\n"
+                      "except PermissionError:\n    print('chmod denied')\nprint(oct(os.stat('zero').st_mode & 0o777))", echo)
+    assert res.error is None and "chmod denied" in res.stdout and "0o0" in res.stdout, res.render()
+
+
+# ---- class 3: process control -------------------------------------------------------------------------------
+def _host_state() -> tuple:
+    libc_ioprio = _ioprio_get()
+    return (resource.getrlimit(resource.RLIMIT_CPU), resource.getrlimit(resource.RLIMIT_FSIZE),
+            resource.getrlimit(resource.RLIMIT_CORE), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0),
+            os.sched_getscheduler(0), libc_ioprio)
+
+
+def _ioprio_get() -> int:
+    import ctypes
+
+    nr = {"x86_64": 252, "aarch64": 31}[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(nr, 1, 0)  # IOPRIO_WHO_PROCESS, this process
+
+
+def test_process_control_of_the_host_is_denied(make_box):
+    box = make_box()
+    before = _host_state()
+    limits_before = {pid: Path(f"/proc/{pid}/limits").read_text() for pid in worker_pids(box)}
+    results = run_calls(box, """
+        host = {host}
+        one = (ctypes.c_ulong * 2)(1, 1)
+        huge = (ctypes.c_ulong * 2)(2**62, 2**62)
+        call('prlimit CPU host', 'prlimit64', host, 0, ctypes.byref(one), None)
+        call('prlimit FSIZE host', 'prlimit64', host, 1, ctypes.byref(one), None)
+        call('prlimit CORE host', 'prlimit64', host, 4, ctypes.byref(huge), None)
+        call('prlimit raise own AS', 'prlimit64', 0, 9, ctypes.byref(huge), None)
+        call('prlimit raise own NOFILE', 'prlimit64', 0, 7, ctypes.byref(huge), None)
+        call('setrlimit AS', 'setrlimit', 9, ctypes.byref(huge))
+        call('setrlimit lower CPU', 'setrlimit', 0, ctypes.byref(one))
+        call('setpriority host', 'setpriority', 0, host, 19)
+        call('setpriority user', 'setpriority', 2, 0, 19)
+        call('setpriority group', 'setpriority', 1, 0, 19)
+        mask = (ctypes.c_ulong * 16)()
+        mask[0] = 1
+        call('sched_setaffinity host', 'sched_setaffinity', host, ctypes.sizeof(mask), mask)
+        param = ctypes.c_int(0)
+        call('sched_setscheduler host', 'sched_setscheduler', host, 5, ctypes.byref(param))
+        call('ioprio_set host', 'ioprio_set', 1, host, 3 << 13)
+        call('ioprio_set user', 'ioprio_set', 3, os.getuid(), 3 << 13)
+        call('PR_SET_PDEATHSIG 0', 'prctl', 1, 0, 0, 0, 0)
+        call('PR_SET_DUMPABLE', 'prctl', 4, 1, 0, 0, 0)
+        call('PR_SET_CHILD_SUBREAPER', 'prctl', 36, 1, 0, 0, 0)
+        call('PR_SET_PTRACER any', 'prctl', 0x59616D61, ctypes.c_ulong(2**64 - 1), 0, 0, 0)
+        call('PR_SET_MM', 'prctl', 35, 1, 0, 0, 0)
+        call('PR_SET_SECCOMP', 'prctl', 22, 0, 0, 0, 0)
+    """, host=os.getpid())
+    assert_all_failed(results)
+    assert _host_state() == before
+    assert {pid: Path(f"/proc/{pid}/limits").read_text() for pid in worker_pids(box)} == limits_before
+
+
+HOST_SCRIPT = """
+import json, os, sys, time
+from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
+spec = json.loads(os.environ["RLM_TEST_SPEC"])
+box = SubprocessSandbox("c", None, SandboxOptions(confine=spec, exec_timeout=5))
+res = box.execute(sys.argv[1], lambda fn, args: [])
+print(json.dumps({"pid": box.proc.proc.pid, "out": res.stdout, "error": res.error}), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_worker_cannot_outlive_a_killed_host(config, tmp_path):
+    """PR_SET_PDEATHSIG 0 (and setsid) inside, then the host is SIGKILLed: every worker process must go."""
+    spec = _config_spec(config)
+    code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('pdeathsig', libc.prctl(1, 0, 0, 0, 0), 'setsid', libc.setsid())")
+    host = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT, code], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, RLM_TEST_SPEC=json.dumps(spec), TMPDIR=str(tmp_path)))
+    try:
+        info = json.loads(host.stdout.readline())
+        assert "pdeathsig -1 setsid -1" in info["out"], info
+        pids = {info["pid"]} | descendants(info["pid"])
+    finally:
+        host.kill()
+        host.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        time.sleep(0.05)
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "a worker process outlived its host"
+
+
+# ---- class 4: IPC and watching ---------------------------------------------------------------------------
+def _sysv_keys() -> set[int]:
+    keys = set()
+    for kind in ("msg", "shm", "sem"):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        keys |= {int(line.split()[0]) & 0xFFFFFFFF for line in lines if line.strip()}
+    return keys
+
+
+def _ipcs() -> str:
+    try:
+        return subprocess.run(["ipcs"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _fd_kinds(box: SubprocessSandbox) -> list[str]:
+    kinds = []
+    for pid in worker_pids(box):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                kinds.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+    return kinds
+
+
+def test_ipc_and_watching_leave_nothing_on_the_host(make_box, tmp_path):
+    box = make_box()
+    got = []
+    olds = {sig: signal.signal(sig, lambda *a: got.append(a[0])) for sig in (signal.SIGUSR1, signal.SIGIO)}
+    try:
+        _ipc_attack(box)
+        time.sleep(0.1)
+    finally:
+        for sig, old in olds.items():
+            signal.signal(sig, old)
+    assert not got, f"the host received signals {got} from the sandbox (F_SETOWN/F_SETSIG/F_NOTIFY)"
+
+
+def _ipc_attack(box: SubprocessSandbox) -> None:
+    shm_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    mq_before = set(os.listdir("/dev/mqueue")) if os.path.isdir("/dev/mqueue") else set()
+    results = run_calls(box, """
+        k1, k2, k3 = {keys}
+        call('msgget', 'msgget', k1, 0o1000 | 0o666)
+        call('msgget private', 'msgget', 0, 0o1000 | 0o666)
+        call('shmget 64 MB', 'shmget', k2, 64 << 20, 0o1000 | 0o600)
+        call('semget', 'semget', k3, 1, 0o1000 | 0o600)
+        call('mq_open', 'mq_open', b'rlm-attack-mq', os.O_CREAT | os.O_RDWR, 0o600, None)
+        call('memfd_create', 'memfd_create', b'grow', 0)
+        call('inotify_init1', 'inotify_init1', 0)
+        call('fanotify_init', 'fanotify_init', 0, 0)
+        dirfd = os.open('.', os.O_RDONLY | os.O_DIRECTORY)
+        call('fcntl F_SETOWN host', 'fcntl', dirfd, 8, {host})
+        call('fcntl F_SETSIG', 'fcntl', dirfd, 10, 10)
+        call('fcntl F_NOTIFY', 'fcntl', dirfd, 1026, 0x8000003F)
+        open('trigger', 'w').close()  # a directory change: dnotify would signal the owner (the host)
+        call('fcntl F_SETLEASE', 'fcntl', dirfd, 1024, 0)
+        call('mknodat fifo', 'mknodat', -100, b'fifo', 0o10600, 0)
+        try:
+            with open('/dev/shm/rlm-attack-shm', 'wb') as f:
+                f.write(b'x' * (32 << 20))
+            results['/dev/shm 32 MB'] = [0, 0]
+        except OSError as exc:
+            results['/dev/shm 32 MB'] = [-1, exc.errno]
+    """, keys=IPC_KEYS, host=os.getpid())
+    assert_all_failed(results)
+    assert not set(IPC_KEYS) & _sysv_keys(), "a SysV IPC object of the sandbox exists on the host"
+    assert not any(f"0x{k:08x}" in _ipcs() for k in IPC_KEYS)
+    if os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) == shm_before
+    if os.path.isdir("/dev/mqueue"):
+        assert set(os.listdir("/dev/mqueue")) == mq_before
+    leaked = [k for k in _fd_kinds(box) if any(w in k for w in ("memfd:", "inotify", "fanotify"))]
+    assert not leaked, leaked
+
+
+# ---- class 7: limits that hold ----------------------------------------------------------------------------
+THREADS = """
+import threading, ctypes
+ev = threading.Event()
+started = 0
+try:
+    for i in range(500):
+        threading.Thread(target=ev.wait, daemon=True).start()
+        started += 1
+except RuntimeError as exc:
+    print('threading stopped:', exc)
+libc = ctypes.CDLL(None, use_errno=True)
+attr = ctypes.create_string_buffer(128)
+libc.pthread_attr_init(attr)
+libc.pthread_attr_setstacksize(attr, ctypes.c_size_t(65536))  # small stacks: RLIMIT_AS would not stop these
+raw = 0
+for i in range(1000):
+    tid = ctypes.c_ulong()
+    if libc.pthread_create(ctypes.byref(tid), attr, ctypes.cast(libc.pause, ctypes.c_void_p), None) != 0:
+        break
+    raw += 1
+print('python threads', started, 'ctypes threads', raw)
+"""
+
+
+def test_thread_cap_holds_against_threading_and_ctypes(make_box):
+    box = make_box(max_threads=16)
+    res = box.execute(THREADS, echo)
+    assert "threading stopped: can't start new thread" in res.stdout, res.render()
+    counts = [int(proc_field(pid, "Threads") or 0) for pid in worker_pids(box)]
+    assert max(counts) <= 2 * (16 + 4), counts  # the host answers each clone; see limits.ThreadSupervisor
+    assert box.execute("FINAL('alive')", echo).final == "alive"
+
+
+def test_background_sub_calls_do_not_stretch_a_block_forever(make_box):
+    """A thread keeps calling llm_query (each answer takes a while) while the main thread spins with SIGALRM
+    ignored: the block's total time (exec_wall_timeout) still ends it."""
+    box = make_box(exec_wall_timeout=2.0, max_sub_prompts=100_000)
+    calls = []
+
+    def slow(fn, args):
+        calls.append(1)
+        time.sleep(0.05)
+        return ["ok"] * len(args["prompts"])
+
+    code = ("import threading, signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "def pump():\n    while True:\n        llm_query('again')\n"
+            "threading.Thread(target=pump, daemon=True).start()\nwhile True:\n    pass")
+    res = box.execute(code, slow)
+    assert res.timed_out and res.restarted and "in total, sub-calls included" in res.error, res.render()
+    assert calls, "the background thread never made a sub-call"
+    assert box.execute("FINAL('alive')", echo).final == "alive"
+
+
+def _address_space_mb(box: SubprocessSandbox) -> int:
+    """The RLIMIT_AS the host sees on the worker (the process running model code)."""
+    limits = []
+    for pid in worker_pids(box):
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max address space"):
+                limits.append(int(line.split()[3]) >> 20)
+    return min(limits)
+
+
+def test_memory_is_bounded_over_all_parallel_workers(tmp_path):
+    spec = _config_spec("landlock+seccomp")
+    opts = SandboxOptions(confine=spec, memory_mb=512, child_memory_mb=256, run_memory_mb=1024, memory_wait=0.2,
+                          exec_timeout=5)
+    boxes = [SubprocessSandbox("ctx", None, opts) for _ in range(4)]
+    try:
+        for b in boxes[:3]:
+            b.start()
+        assert [_address_space_mb(b) for b in boxes[:3]] == [512, 256, 256]
+        with pytest.raises(Exception, match="no memory left for another REPL"):
+            boxes[3].start()
+        res = boxes[1].execute("b = bytearray(400 << 20)", echo)  # more than a child's share
+        assert res.error and "MemoryError" in res.error, res.render()
+        boxes[2].close()
+        boxes[3].start()  # room again once a sibling closed
+        assert _address_space_mb(boxes[3]) == 256
+    finally:
+        for b in boxes:
+            b.close()
+    assert opts.pool().free_mb() == 1024
+
+
+FILL_BYTES = """
+import os, time
+n = 0
+try:
+    for i in range(200):
+        with open(f'fill{i}', 'wb') as f:
+            f.write(b'x' * (1 << 20))
+        n += 1
+        time.sleep(0.02)
+except OSError as exc:
+    print('stopped after', n, 'MB:', exc)
+"""
+FILL_FILES = """
+import os, time
+n = 0
+try:
+    for i in range(4000):
+        open(f'e{i}', 'w').close()
+        n += 1
+        if i % 100 == 0:
+            time.sleep(0.02)
+except OSError as exc:
+    print('stopped after', n, 'files:', exc)
+"""
+
+
+@pytest.mark.parametrize("attack,limit", [(FILL_BYTES, "MB"), (FILL_FILES, "files")])
+def test_scratch_quota_holds(make_box, attack, limit):
+    box = make_box(scratch_mb=8, max_files=500, file_mb=4, exec_timeout=10, exec_wall_timeout=20)
+    res = box.execute(attack, echo)
+    if make_box.config == "namespaces":  # a size- and inode-capped tmpfs: the writes fail in place
+        assert "No space left on device" in res.stdout, res.render()
+    else:  # the host's watcher kills the worker
+        assert res.restarted and "grew past its quota" in res.error, res.render()
+    assert box.execute("FINAL('alive')", echo).final == "alive"
+
+
+def test_cleanup_removes_what_the_worker_made_unreadable(make_box):
+    box = make_box()
+    root = box.proc.root
+    res = box.execute("import os\nos.makedirs('a/b')\nopen('a/b/doc.txt', 'w').write('copy of the document')\n"
+                      "os.mkdir('locked', 0o300)\nos.rename('a', 'locked/a')\nos.mkdir('zero', 0)\n"
+                      "os.umask(0o777)\nos.mkdir('masked')\nprint('made')", echo)
+    assert "made" in res.stdout, res.render()
+    box.close()
+    assert not root.exists()
+
+
+def test_force_rmtree_as_an_unprivileged_user():
+    """The same cleanup run as a non-root user (as root, permissions never stop rmtree)."""
+    if os.getuid() != 0:
+        uid_cmd = []
+    elif subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0:
+        uid_cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        pytest.skip("running as root without setpriv: cannot test as an unprivileged user")
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="rlm-test-rmtree-"))
+    os.chmod(base, 0o777)
+    script = ("import os, sys\nfrom rlm_cli.sandbox.limits import force_rmtree\nroot = sys.argv[1]\n"
+              "os.makedirs(root + '/w/a/b')\nopen(root + '/w/a/b/doc', 'w').write('x')\n"
+              "os.mkdir(root + '/w/locked', 0o300)\nos.rename(root + '/w/a', root + '/w/locked/a')\n"
+              "os.mkdir(root + '/w/zero', 0)\nos.symlink('/etc', root + '/w/link')\nos.chmod(root + '/w', 0o500)\n"
+              "force_rmtree(root + '/w')\nprint('gone' if not os.path.lexists(root + '/w') else 'left')")
+    repo = str(Path(__file__).resolve().parent.parent)
+    try:
+        out = subprocess.run(uid_cmd + [sys.executable, "-c", script, str(base)], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=repo), timeout=60, cwd="/")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert out.stdout.strip() == "gone", out.stderr
+    assert os.path.isdir("/etc")
+
+
+# ---- class 8: too much readable ------------------------------------------------------------------------------
+@pytest.mark.parametrize("config", CONFIGS)
+def test_project_env_beside_a_venv_is_not_readable(config, tmp_path):
+    """A venv inside a project (even the project dir itself): the worker may read the stdlib, not the project."""
+    _config_spec(config)  # skips where the configuration is unavailable
+    project = tmp_path / "project"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project)], check=True, timeout=120)
+    (project / ".env").write_text("OPENAI_API_KEY=sk-project-secret\n")
+    (project / ".venv-note").write_text("x")
+    code = ("import os, json\nout = {}\nfor p in ['.env', 'pyvenv.cfg', 'lib']:\n    try:\n"
+            f"        open({str(project)!r} + '/' + p).read() if p != 'lib' else os.listdir({str(project)!r} + '/lib')\n"
+            "        out[p] = 'READ'\n    except OSError as exc:\n        out[p] = type(exc).__name__\nprint(json.dumps(out))")
+    script = ("import json, sys\nfrom rlm_cli.sandbox import SandboxOptions, SubprocessSandbox\n"
+              "from rlm_cli.sandbox.policy import spec_for_mode\n"
+              "spec = spec_for_mode('strict')\nspec['layers'] = [x for x in spec['layers'] if x != 'namespaces']\n"
+              f"if {config!r} != 'all':\n    spec['bwrap'] = None\n"
+              f"if {config!r} == 'namespaces':\n    spec['layers'].append('namespaces')\n"
+              "box = SubprocessSandbox('c', None, SandboxOptions(confine=spec))\n"
+              "print(box.execute(sys.argv[1], lambda f, a: []).stdout)\nbox.close()")
+    repo = str(Path(__file__).resolve().parent.parent)
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    out = subprocess.run([str(project / "bin" / "python"), "-c", script, code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([repo] + site)), timeout=120)
+    got = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else out.stderr
+    denied = "FileNotFoundError" if config == "all" else "PermissionError"  # bwrap: not even there
+    assert got == {".env": denied, "pyvenv.cfg": denied, "lib": denied}, got
