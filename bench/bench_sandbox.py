@@ -30,17 +30,27 @@ def configs() -> dict[str, dict | None]:
     caps = confine_host.capabilities()
     base = confine_host.spec_for_mode("basic")
     base["notices"] = []
+    ll, sc = caps.landlock_abi >= 1, caps.seccomp
     out: dict[str, dict | None] = {"none (no spec)": None, "basic": base}
-    if caps.landlock_abi:
-        out["+landlock"] = dict(base, layers=base["layers"] + ["landlock"])
-    if caps.seccomp:
-        out["+seccomp"] = dict(base, layers=base["layers"] + ["seccomp"])
-    if caps.landlock_abi and caps.seccomp:
-        out["+landlock+seccomp"] = dict(base, layers=base["layers"] + ["landlock", "seccomp"])
+
+    def cfg(layers: list, **extra) -> dict:
+        notify = {"thread_notify": caps.seccomp_notify} if "seccomp" in layers else {}
+        return dict(base, layers=base["layers"] + layers, **notify, **extra)
+
+    if ll:
+        out["+landlock"] = cfg(["landlock"])
+    if sc:
+        out["+seccomp"] = cfg(["seccomp"])
+    if ll and sc:
+        out["+landlock+seccomp"] = cfg(["landlock", "seccomp"])
     if caps.bwrap:
-        out["bwrap only"] = dict(base, bwrap=caps.bwrap)
-        if caps.landlock_abi and caps.seccomp:
-            out["all (bwrap+landlock+seccomp)"] = dict(base, bwrap=caps.bwrap, layers=base["layers"] + ["landlock", "seccomp"])
+        out["bwrap only"] = cfg([], bwrap=caps.bwrap)
+        if ll and sc:
+            out["all (bwrap+landlock+seccomp)"] = cfg(["landlock", "seccomp"], bwrap=caps.bwrap)
+    if caps.namespaces:
+        out["namespaces only"] = cfg(["namespaces"])
+        if ll and sc:
+            out["namespaces+landlock+seccomp"] = cfg(["landlock", "seccomp", "namespaces"])
     return out
 
 

@@ -495,3 +495,66 @@ def test_project_env_beside_a_venv_is_not_readable(config, tmp_path):
     got = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else out.stderr
     denied = "FileNotFoundError" if config == "all" else "PermissionError"  # bwrap: not even there
     assert got == {".env": denied, "pyvenv.cfg": denied, "lib": denied}, got
+
+
+# ---- what must keep working under the allowlist --------------------------------------------------------------
+STDLIB_WORK = """
+import re, json, collections, math, itertools, threading, asyncio, decimal, datetime, statistics, textwrap, difflib
+import unicodedata, zlib, hashlib, base64, random, heapq, bisect, functools, string, csv, io, tempfile, pathlib
+import shutil, glob, fnmatch, time, pickle, struct, array, html, urllib.parse, gzip, bz2, lzma, uuid, secrets
+import sqlite3, os, mmap, ctypes, resource, signal
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+out = []
+with ThreadPoolExecutor(8) as ex:
+    out.append(sum(ex.map(lambda x: x * x, range(100))))
+async def main():
+    await asyncio.sleep(0.01)
+    return 'async'
+out.append(asyncio.run(main()))
+os.makedirs('d/e', exist_ok=True)
+pathlib.Path('d/e/f.txt').write_text('hello')
+shutil.copyfile('d/e/f.txt', 'd/g.txt')
+out.append(sorted(glob.glob('d/**', recursive=True)))
+with tempfile.TemporaryDirectory() as td:
+    open(os.path.join(td, 'x'), 'w').write('x')
+with tempfile.NamedTemporaryFile('w', delete=False) as tf:
+    tf.write('y')
+os.unlink(tf.name)
+db = sqlite3.connect('file.db')
+db.execute('create table t(x)')
+db.execute('insert into t values (42)')
+db.commit()
+out.append(db.execute('select x from t').fetchone()[0])
+db.close()
+out.append(len(gzip.compress(b'x' * 1000)) > 0 and lzma.decompress(lzma.compress(b'ok')) == b'ok' and bz2.decompress(bz2.compress(b'z')) == b'z')
+out.append(str(datetime.datetime(2024, 1, 1).astimezone().year))
+out.append(time.process_time() >= 0 and time.thread_time() >= 0 and time.monotonic() > 0)
+out.append(len(str(uuid.uuid4())) + len(secrets.token_hex(4)) + len(os.urandom(4)))
+out.append(hashlib.sha256(b'x').hexdigest()[:8])
+out.append(os.cpu_count() is not None and resource.getrlimit(resource.RLIMIT_AS)[0] > 0)
+out.append(sys.stdout.isatty() if (sys := __import__('sys')) else None)
+with open('m', 'wb') as f:
+    f.write(b'\\0' * 4096)
+with open('m', 'r+b') as f:
+    mm = mmap.mmap(f.fileno(), 0)
+    mm[0] = 1
+    mm.close()
+out.append(ET.fromstring('<a><b>1</b></a>').find('b').text)
+t = threading.Timer(0.01, lambda: None)
+t.start()
+t.join()
+os.rename('file.db', 'file2.db')
+shutil.rmtree('d')
+out.append(sorted(os.listdir('.')))
+FINAL(json.dumps(out))
+"""
+
+
+def test_common_stdlib_work_under_the_allowlist(make_box):
+    box = make_box(exec_timeout=20, memory_mb=2048)
+    res = box.execute(STDLIB_WORK, echo)
+    assert res.error is None, res.render()
+    out = json.loads(res.final)
+    assert out[0] == 328350 and out[1] == "async" and out[3] == 42 and out[-2] == "1", out
+    assert out[2] == ["d/", "d/e", "d/e/f.txt", "d/g.txt"] and "file2.db" in out[-1], out

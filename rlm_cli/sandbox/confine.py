@@ -1,7 +1,7 @@
 """Worker-side confinement: the REPL worker locks itself in before any model code runs.
 
-Loaded by path from worker.py (``python -I -S``): standard library and ctypes only; its two
-siblings (syscalls.py, seccomp_bpf.py) are loaded the same way. Two steps, in this order:
+Loaded by path from worker.py (``python -I -S``): standard library and ctypes only. Two steps, in
+this order:
 
 ``enter_namespaces(spec, keep_fds)`` (layer "namespaces", before the context is read): new user,
 mount, pid, ipc, net and uts namespaces made by the worker itself (no bubblewrap), where the kernel
@@ -14,8 +14,10 @@ lowered to ``max_tasks`` (Linux >= 6.14: a kernel cap on threads that also holds
 ``apply(spec)`` (layers "pdeathsig", "landlock", "seccomp"): PR_SET_PDEATHSIG; all capabilities
 dropped; PR_SET_NO_NEW_PRIVS; Landlock read-only beneath ``ro_paths``, read-write beneath scratch
 and ``rw_paths``, no TCP (ABI >= 4), no signals or abstract sockets outside (ABI >= 6); then the
-seccomp allowlist from seccomp_bpf.py. Returns the names of the layers in force. A requested layer
-that cannot be applied raises ConfineError; the host decides whether that is fatal.
+seccomp allowlist, compiled on the host (seccomp_bpf.py) and passed in ``spec["seccomp_filter"]``: the
+worker only writes its own pid where the program holds OWN_PID. Returns the names of the layers in
+force. A requested layer that cannot be applied raises ConfineError; the host decides whether that is
+fatal.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ import struct
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_NEW_LISTENER = 1, 1, 8
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+OWN_PID, JEQ = 0x7FFFFFFE, 0x15  # seccomp_bpf.OWN_PID: the placeholder the host compiles in
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 NS_FLAGS = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
@@ -49,7 +54,6 @@ class ConfineError(Exception):
 
 
 _libc = None
-_siblings: dict = {}
 
 
 def _lib():
@@ -68,24 +72,6 @@ def _check(rc: int, what: str) -> int:
     return rc
 
 
-def _sibling(name: str):
-    """syscalls / seccomp_bpf: imported normally on the host, loaded by path in the worker."""
-    if name not in _siblings:
-        if __package__:
-            import importlib
-
-            _siblings[name] = importlib.import_module(f"{__package__}.{name}")
-        else:
-            import importlib.util
-
-            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-            spec = importlib.util.spec_from_file_location(f"_rlm_{name}", path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            _siblings[name] = mod
-    return _siblings[name]
-
-
 def apply(spec: dict) -> list[str]:
     layers = list(spec.get("layers") or [])
     active: list[str] = []
@@ -97,23 +83,41 @@ def apply(spec: dict) -> list[str]:
         if os.getppid() == 1 and not spec.get("bwrap"):
             os._exit(0)  # the host died before we set it
         active.append("pdeathsig")
+    program = _program(spec) if "seccomp" in layers else None  # before Landlock: nothing to read later
     if "landlock" in layers or "seccomp" in layers:
         drop_capabilities()
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     if "landlock" in layers:
         active += landlock(spec)
-    if "seccomp" in layers:
+    if program is not None:
         notify_fd = spec.get("notify_fd")
-        seccomp(os.getpid(), notify_fd)
+        seccomp(program, notify_fd)
         active += ["seccomp", "seccomp-threads"] if notify_fd is not None else ["seccomp"]
     return active
+
+
+def _program(spec: dict) -> bytes:
+    code = spec.get("seccomp_filter")
+    if not code:
+        raise ConfineError("no seccomp program in the spec")
+    return with_pid(bytes.fromhex(code), os.getpid())
+
+
+def with_pid(code: bytes, pid: int) -> bytes:
+    """The host's program with this worker's pid where it holds OWN_PID (JEQ constants only)."""
+    out = bytearray(code)
+    for i in range(0, len(out), 8):
+        op, _, _, k = struct.unpack_from("=HBBI", out, i)
+        if op == JEQ and k == OWN_PID:
+            struct.pack_into("=I", out, i + 4, pid)
+    return bytes(out)
 
 
 def drop_capabilities() -> None:
     """Empty effective, permitted and inheritable sets (matters when the host runs as root)."""
     header = struct.pack("=Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = ctypes.create_string_buffer(24)  # two zeroed __user_cap_data_struct
-    nr = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine)  # capset
+    nr = SYS_CAPSET.get(os.uname().machine)
     if nr is not None:
         _check(int(_lib().syscall(nr, ctypes.c_char_p(header), data)), "capset")
 
@@ -259,26 +263,18 @@ def _add_rule(ruleset: int, path: str, access: int) -> None:
 
 
 # ---- seccomp ----------------------------------------------------------------------------------------
-def build_filter(pid: int, machine: str | None = None, notify: tuple = ()) -> bytes:
-    tables = _sibling("syscalls")
-    try:
-        return _sibling("seccomp_bpf").compile_filter(pid, machine or os.uname().machine, tables.TABLES,
-                                                      tables.AUDIT_ARCH, notify)
-    except ValueError as exc:
-        raise ConfineError(str(exc)) from None
-
-
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def seccomp(pid: int, notify_fd: int | None = None) -> None:
-    """Install the allowlist. With notify_fd (a unix socket to the host), new threads go to the host's
+def seccomp(code: bytes, notify_fd: int | None = None) -> None:
+    """Install the program. With notify_fd (a unix socket to the host), new threads go to the host's
     supervisor (seccomp user notification): the listener fd is sent over that socket, then closed here."""
-    code = build_filter(pid, notify=("clone",) if notify_fd is not None else ())
+    nr = SYS_SECCOMP.get(os.uname().machine)
+    if nr is None:
+        raise ConfineError(f"no seccomp support for {os.uname().machine}")
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    nr = _sibling("syscalls").TABLES[os.uname().machine]["seccomp"]
     # one thread here, so TSYNC (which NEW_LISTENER excludes) is not needed when notifying
     flags = SECCOMP_FILTER_FLAG_NEW_LISTENER if notify_fd is not None else SECCOMP_FILTER_FLAG_TSYNC
     rc = int(_lib().syscall(ctypes.c_long(nr), ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(flags),

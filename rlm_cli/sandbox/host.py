@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import platform
 import queue
 import shutil
 import signal
@@ -204,6 +205,10 @@ class _Process:
         rw = list(spec.get("rw_paths") or []) + [str(raw)]
         worker_spec = {"layers": layers, "scratch": str(self.scratch), "context_dir": str(ctx_dir), "ro_paths": ro,
                        "rw_paths": rw, "bwrap": bool(spec.get("bwrap")), "notify_fd": notify_fd}
+        if "seccomp" in layers:
+            from .seccomp_bpf import program_for
+
+            worker_spec["seccomp_filter"] = program_for(platform.machine(), notify_fd is not None)
         if "namespaces" in layers:
             worker_spec.update(scratch_mb=opts.scratch_mb, max_files=opts.max_files, max_tasks=opts.max_threads + 16)
             worker_spec["rw_paths"] = rw + ["/dev/shm"]  # a 16 MB tmpfs of its own (POSIX semaphores)

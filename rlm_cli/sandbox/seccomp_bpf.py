@@ -1,6 +1,7 @@
 """The worker's seccomp policy: a default-deny allowlist, compiled to a classic BPF program.
 
-Standard library only (the worker loads it by path, before any model code runs). The policy is
+Compiled on the host (``program_for``) and handed to the worker, which only fills in its own pid where
+the program says OWN_PID (confine.py) and installs it: the worker stays small and stdlib-only. The policy is
 data (``POLICY``: syscall name -> Rule) and is written like Chromium's baseline policy and
 Firecracker's seccompiler rules: everything not listed fails with EPERM; a few calls are allowed
 only with harmless arguments (clone only for threads, prctl/ioctl/fcntl/futex only for a handful of
@@ -14,19 +15,23 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import NamedTuple
 
-OWN = "own"  # placeholder for the worker's own pid, filled in when the filter is built
+OWN = "own"  # the worker's own pid in the policy
+OWN_PID = 0x7FFFFFFE  # ... in a compiled program: no pid is this large; the worker patches it (confine.py)
 
 RET_KILL_PROCESS, RET_ALLOW, RET_ERRNO, RET_USER_NOTIF = 0x80000000, 0x7FFF0000, 0x00050000, 0x7FC00000
 LD_W_ABS, JA, JEQ, JGE, JSET, AND_K, RET = 0x20, 0x05, 0x15, 0x35, 0x45, 0x54, 0x06
 X32_BIT = 0x40000000
 
 
-class Rule(NamedTuple):
-    alts: tuple  # tuple of alternatives, each a tuple of checks that must all hold; () = never allowed
-    otherwise: int = errno.EPERM  # errno when no alternative holds
-    note: str = ""
+class Rule:
+    """alts: alternatives, each a tuple of checks that must all hold (() = never allowed); otherwise: the
+    errno when no alternative holds. (A plain class: typing.NamedTuple would cost the worker 4 ms to import.)"""
+
+    __slots__ = ("alts", "otherwise", "note")
+
+    def __init__(self, alts: tuple, otherwise: int = errno.EPERM, note: str = ""):
+        self.alts, self.otherwise, self.note = alts, otherwise, note
 
 
 ALLOW = Rule(((),))
@@ -233,6 +238,19 @@ def compile_filter(pid: int, machine: str, tables: dict, audit_arch: dict, notif
     return asm.assemble()
 
 
+_programs: dict = {}
+
+
+def program_for(machine: str, notify: bool) -> str:
+    """The program as hex for the worker's spec, with OWN_PID where the worker's pid goes (compiled once)."""
+    key = (machine, notify)
+    if key not in _programs:
+        from .syscalls import AUDIT_ARCH, TABLES
+
+        _programs[key] = compile_filter(OWN_PID, machine, TABLES, AUDIT_ARCH, ("clone",) if notify else ()).hex()
+    return _programs[key]
+
+
 # ---- documentation ------------------------------------------------------------------------------------
 def allowlist_text(tables: dict) -> str:
     """The policy as Markdown (embedded in docs/sandbox.md; a test checks they match)."""
@@ -252,3 +270,9 @@ def allowlist_text(tables: dict) -> str:
 def _only_on(name: str, tables: dict, archs: list) -> str:
     have = [a for a in archs if name in tables[a]]
     return "" if len(have) == len(archs) else f" ({', '.join(have)} only)"
+
+
+if __name__ == "__main__":  # python -m rlm_cli.sandbox.seccomp_bpf: the block docs/sandbox.md embeds
+    from rlm_cli.sandbox.syscalls import TABLES
+
+    print(allowlist_text(TABLES))
