@@ -558,3 +558,23 @@ def test_common_stdlib_work_under_the_allowlist(make_box):
     out = json.loads(res.final)
     assert out[0] == 328350 and out[1] == "async" and out[3] == 42 and out[-2] == "1", out
     assert out[2] == ["d/", "d/e", "d/e/f.txt", "d/g.txt"] and "file2.db" in out[-1], out
+
+
+def test_a_child_without_room_in_the_memory_budget_is_an_error_the_root_sees():
+    """Through the engine: the root's REPL holds the whole budget, so each child RLM's REPL is refused; the
+    root gets one 'Error: ...' per child (not a crash) and still answers."""
+    from rlm_cli.backends.scripted import ScriptedModel
+    from rlm_cli.context import Context
+    from rlm_cli.engine import Run, RunConfig
+    from rlm_cli.usage import Limits
+
+    rules = [{"turn": 1, "when": "Question: root", "reply": "```repl\nr = rlm_query_batched(['a', 'b'], ['x', 'y'])\n"
+              "FINAL(' | '.join(r))\n```"},
+             {"turn": 1, "reply": "```repl\nFINAL('child answered')\n```"}]
+    model = ScriptedModel.from_dict({"rules": rules, "default": "```repl\nFINAL('child answered')\n```"})
+    opts = SandboxOptions(exec_timeout=10, memory_mb=512, child_memory_mb=256, run_memory_mb=512, memory_wait=0.2)
+    run = Run(model, RunConfig("scripted/root", "scripted/sub", Limits(max_depth=1), sandbox=opts))
+    result = run.answer("root", Context.from_text("some text"))
+    parts = result.answer.split(" | ")
+    assert len(parts) == 2 and all(p.startswith("Error:") and "no memory left for another REPL" in p for p in parts), parts
+    assert opts.pool().free_mb() == 512
