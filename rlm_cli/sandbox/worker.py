@@ -3,8 +3,10 @@
 Run by the host as ``python -I -S worker.py --in FD --out FD ...``. Standard library only and no
 imports from rlm_cli, so it starts in tens of milliseconds and needs nothing but the Python
 prefix. Protocol: JSON lines on two pipes (``--in`` host->worker, ``--out`` worker->host) that are
-not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file in
-scratch, read back after each exec), so nothing it prints can corrupt the protocol.
+not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file beside
+scratch, read back after each exec), so nothing it prints can corrupt the protocol. Before any model
+code runs it confines itself with confine.py (namespaces, Landlock, the host's seccomp program) and
+caps its threads (ThreadCap).
 
 host -> worker: {"type": "exec", "code": str, "seq": int}
                 {"type": "reply", "id": int, "results": [str, ...]} | {"type": "reply", "id": int, "error": str, "fatal": bool}
@@ -26,18 +28,8 @@ import threading
 import time
 import traceback
 
-RESERVED = (
-    "context",
-    "sources",
-    "llm_query",
-    "llm_query_batched",
-    "rlm_query",
-    "rlm_query_batched",
-    "FINAL",
-    "FINAL_VAR",
-    "locate",
-    "SHOW_VARS",
-)
+RESERVED = ("context", "sources", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched", "FINAL",
+            "FINAL_VAR", "locate", "SHOW_VARS")
 
 
 class Submitted(BaseException):
@@ -141,44 +133,39 @@ class Timer:
 
 
 class ThreadCap:
-    """At most `limit` threads started by model code at once (threading, concurrent.futures, _thread).
-
-    A Python-level count, so ctypes can get around it; the kernel backstops are pid_max in the
-    worker's own pid namespace and RLIMIT_NPROC inside a user namespace (docs/sandbox.md)."""
+    """At most `limit` threads of model code at once (threading, concurrent.futures, _thread). ctypes can get
+    past this count; the host's seccomp supervisor (limits.ThreadSupervisor) is the kernel-side cap."""
 
     def __init__(self, limit: int):
-        self.limit = limit
-        self.live = 0
-        self.lock = threading.Lock()
+        self.limit, self.live, self.lock = limit, 0, threading.Lock()
 
     def install(self) -> None:
         import _thread
 
         for mod, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
                           (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
-            original = getattr(mod, name, None)
-            if original is not None:
-                setattr(mod, name, self._wrap(original))
+            if getattr(mod, name, None) is not None:
+                setattr(mod, name, self._wrap(getattr(mod, name)))
+
+    def _count(self, n: int) -> None:
+        with self.lock:
+            if n > 0 and self.live >= self.limit:
+                raise RuntimeError(f"can't start new thread: the REPL allows at most {self.limit} threads at once")
+            self.live += n
 
     def _wrap(self, original):
         def start(function, *args, **kwargs):
-            with self.lock:
-                if self.live >= self.limit:
-                    raise RuntimeError(f"can't start new thread: the REPL allows at most {self.limit} threads at once")
-                self.live += 1
-
             def run(*a, **k):
                 try:
                     return function(*a, **k)
                 finally:
-                    with self.lock:
-                        self.live -= 1
+                    self._count(-1)
 
+            self._count(1)
             try:
                 return original(run, *args, **kwargs)
             except BaseException:
-                with self.lock:
-                    self.live -= 1
+                self._count(-1)
                 raise
 
         return start
@@ -194,18 +181,7 @@ class Repl:
         self.main_thread = threading.get_ident()
         self.out_path = opts.raw_output
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
-        self.reserved = {
-            "context": context,
-            "sources": sources,
-            "llm_query": self.llm_query,
-            "llm_query_batched": self.llm_query_batched,
-            "rlm_query": self.rlm_query,
-            "rlm_query_batched": self.rlm_query_batched,
-            "FINAL": self.FINAL,
-            "FINAL_VAR": self.FINAL_VAR,
-            "locate": self.locate,
-            "SHOW_VARS": self.SHOW_VARS,
-        }
+        self.reserved = {"context": context, "sources": sources, **{name: getattr(self, name) for name in RESERVED[2:]}}
         self._starts = [s["start"] for s in sources]
         self.namespace.update(self.reserved)
         # Small models often write Final(...)/final(...): accept them, but unprotected (a model may
@@ -411,17 +387,15 @@ _confine_mod = None
 
 
 def _confine_module():
+    """confine.py beside us, loaded by path (the worker runs with -I: its directory is not on sys.path)."""
     global _confine_mod
-    if _confine_mod is not None:
-        return _confine_mod
-    import importlib.util
+    if _confine_mod is None:
+        import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
-    spec = importlib.util.spec_from_file_location("_rlm_confine", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    _confine_mod = mod
-    return mod
+        spec = importlib.util.spec_from_file_location("_rlm_confine", os.path.join(os.path.dirname(__file__), "confine.py"))
+        _confine_mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_confine_mod)
+    return _confine_mod
 
 
 def _namespaces(opts: argparse.Namespace, spec: dict) -> list[str]:
@@ -431,30 +405,22 @@ def _namespaces(opts: argparse.Namespace, spec: dict) -> list[str]:
     return _confine_module().enter_namespaces(spec, keep_fds=(opts.fd_in, opts.fd_out))
 
 
-def _confine(spec: dict) -> list[str]:
-    """Apply the OS confinement layers named in --confine (implemented in confine.py beside us)."""
-    if not spec:
-        return []
-    return _confine_module().apply(spec)
-
-
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser()
+    for name in ("--context", "--sources", "--raw-output"):
+        p.add_argument(name, required=True)
     p.add_argument("--in", dest="fd_in", type=int, required=True)
     p.add_argument("--out", dest="fd_out", type=int, required=True)
-    p.add_argument("--context", required=True)
-    p.add_argument("--sources", required=True)
-    p.add_argument("--raw-output", required=True)
-    p.add_argument("--max-output", type=int, default=10_000)
     p.add_argument("--soft-timeout", type=float, default=60.0)
-    p.add_argument("--memory-mb", type=int, default=0)
-    p.add_argument("--file-mb", type=int, default=0)
-    p.add_argument("--cpu-seconds", type=int, default=0)
-    p.add_argument("--open-files", type=int, default=256)
-    p.add_argument("--nproc", type=int, default=0)
-    p.add_argument("--max-threads", type=int, default=0)
+    for name, default in (("--max-output", 10_000), ("--memory-mb", 0), ("--file-mb", 0), ("--cpu-seconds", 0),
+                          ("--open-files", 256), ("--nproc", 0), ("--max-threads", 0)):
+        p.add_argument(name, type=int, default=default)
     p.add_argument("--confine", default="")
-    opts = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def _start(opts: argparse.Namespace) -> tuple[Channel, Repl] | None:
+    """Namespaces, context, rlimits, confinement, thread cap; then `ready` (or why confinement failed)."""
     t0 = time.perf_counter()
     spec = json.loads(opts.confine) if opts.confine else {}
     try:
@@ -462,7 +428,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the host decides whether a missing layer is fatal
         Channel(opts.fd_in, opts.fd_out).send({"type": "ready", "pid": os.getpid(), "layers": [],
                                                "confine_error": f"{type(exc).__name__}: {exc}"})
-        return
+        return None
     with open(opts.context, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
         context = f.read()
     with open(opts.sources, "r", encoding="utf-8") as f:
@@ -470,14 +436,22 @@ def main(argv: list[str] | None = None) -> None:
     chan = Channel(opts.fd_in, opts.fd_out)
     _limits(opts)
     try:
-        layers += _confine(spec)
-    except Exception as exc:  # the host decides whether a missing layer is fatal
+        layers += _confine_module().apply(spec) if spec else []
+    except Exception as exc:
         chan.send({"type": "ready", "pid": os.getpid(), "layers": [], "confine_error": f"{type(exc).__name__}: {exc}"})
-        return
+        return None
     if opts.max_threads:
         ThreadCap(opts.max_threads).install()
     repl = Repl(chan, context, sources, opts)
     chan.send({"type": "ready", "pid": os.getpid(), "layers": layers, "load_s": time.perf_counter() - t0})
+    return chan, repl
+
+
+def main(argv: list[str] | None = None) -> None:
+    started = _start(_parse_args(argv))
+    if started is None:
+        return
+    chan, repl = started
     while True:
         msg = chan.recv()
         if msg.get("type") == "exec":
