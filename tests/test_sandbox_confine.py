@@ -196,7 +196,7 @@ def test_process_control_of_the_host_is_denied(make_box):
 
 HOST_SCRIPT = """
 import json, os, sys, time
-from rlm_cli.sandbox import SubprocessSandbox
+from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
 spec = json.loads(os.environ["RLM_TEST_SPEC"])
 box = SubprocessSandbox("c", None, SandboxOptions(confine=spec, exec_timeout=5))
 res = box.execute(sys.argv[1], lambda fn, args: [])
