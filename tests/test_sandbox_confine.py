@@ -34,12 +34,12 @@ NR = {  # syscall numbers the attacks call directly (-1: absent on that architec
                    utime=132, utimes=235, futimesat=261, utimensat=280, setxattr=188, lsetxattr=189, fsetxattr=190,
                    removexattr=197, prlimit64=302, setrlimit=160, setpriority=141, sched_setaffinity=203,
                    sched_setscheduler=144, ioprio_set=251, prctl=157, shmget=29, msgget=68, semget=64, mq_open=240,
-                   memfd_create=319, inotify_init1=294, fanotify_init=300, fcntl=72, mknodat=259, flock=73),
+                   memfd_create=319, inotify_init1=294, fanotify_init=300, fcntl=72, mknodat=259, flock=73, truncate=76),
     "aarch64": dict(chmod=-1, fchmod=52, fchmodat=53, fchmodat2=452, chown=-1, fchown=55, lchown=-1, fchownat=54,
                     utime=-1, utimes=-1, futimesat=-1, utimensat=88, setxattr=5, lsetxattr=6, fsetxattr=7,
                     removexattr=14, prlimit64=261, setrlimit=164, setpriority=140, sched_setaffinity=122,
                     sched_setscheduler=119, ioprio_set=30, prctl=167, shmget=194, msgget=186, semget=190, mq_open=180,
-                    memfd_create=279, inotify_init1=26, fanotify_init=262, fcntl=25, mknodat=33, flock=32),
+                    memfd_create=279, inotify_init1=26, fanotify_init=262, fcntl=25, mknodat=33, flock=32, truncate=45),
 }
 PRELUDE = """
 import ctypes, json, os
@@ -96,7 +96,7 @@ def decoy(tmp_path):
 
 def _metadata(path: Path) -> tuple:
     st = os.lstat(path)
-    return st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_atime_ns, sorted(
+    return st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_atime_ns, sorted(
         (k, os.getxattr(path, k)) for k in os.listxattr(path))
 
 
@@ -121,6 +121,8 @@ def test_file_metadata_outside_scratch_cannot_change(make_box, decoy):
         call('lsetxattr', 'lsetxattr', d, b'user.pwned', b'x', 1, 0)
         call('fsetxattr ctx', 'fsetxattr', fd, b'user.pwned', b'x', 1, 0)
         call('removexattr', 'removexattr', d, b'user.keep')
+        call('truncate', 'truncate', d, 0)  # content, but outside Landlock before ABI 3
+        call('flock ctx', 'flock', fd, 2 | 4)  # LOCK_EX|LOCK_NB on a file the host reads
         for label, fn in [('os.chmod', lambda: os.chmod(d, 0o777)), ('os.utime', lambda: os.utime(d, (0, 0))),
                           ('os.chown', lambda: os.chown(d, 65534, 65534)), ('os.setxattr', lambda: os.setxattr(d, 'user.py', b'1'))]:
             try:

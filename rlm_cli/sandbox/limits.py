@@ -61,11 +61,11 @@ class MemoryPool:
                     self.held[self._tokens] = want
                     return self._tokens, want
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or not threading.main_thread().is_alive():  # do not hold up interpreter exit
                     raise MemoryBudgetExceeded(
                         f"no memory left for another REPL: {len(self.held)} live REPLs of this run hold "
                         f"{sum(self.held.values())} MB of its {self.total_mb} MB budget; start fewer sub-RLMs at once")
-                self.cond.wait(left)
+                self.cond.wait(min(left, 0.5))
 
     def release(self, token: int | None) -> None:
         if token is None:

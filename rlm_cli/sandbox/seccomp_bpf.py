@@ -63,11 +63,12 @@ def arg_has_none(i: int, mask: int) -> tuple:
 
 
 # ---- the policy ---------------------------------------------------------------------------------------
-ALLOWED = (  # no argument checks: compute, read/write own fds, files (Landlock decides which), memory, time
+ALLOWED = (  # no argument checks: compute, read/write own fds, files (Landlock decides which), memory, time.
+    # Not truncate(path): Landlock handles truncation only from ABI 3 on; ftruncate needs an fd opened for writing.
     "read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 lseek close close_range dup dup2 dup3 "
     "open openat openat2 creat fstat newfstatat statx stat lstat access faccessat faccessat2 readlink readlinkat "
     "getdents getdents64 getcwd chdir fchdir statfs fstatfs mkdir mkdirat rmdir unlink unlinkat rename renameat "
-    "renameat2 link linkat symlink symlinkat truncate ftruncate fallocate fsync fdatasync fadvise64 readahead umask "
+    "renameat2 link linkat symlink symlinkat ftruncate fallocate fsync fdatasync fadvise64 readahead umask "
     "copy_file_range sendfile pipe pipe2 poll ppoll select pselect6 epoll_create epoll_create1 epoll_ctl epoll_wait "
     "epoll_pwait epoll_pwait2 sendto recvfrom sendmsg recvmsg shutdown getsockname getpeername getsockopt setsockopt "
     "brk mmap munmap mremap mprotect madvise msync nanosleep gettimeofday time setitimer getitimer alarm "

@@ -321,9 +321,10 @@ class Repl:
     def _raw_output(self) -> str:
         """Whatever was written straight to fds 1/2 (os.write, C code) since the last exec."""
         try:
-            with open(self.out_path, "rb") as f:
+            with open(self.out_path, "r+b") as f:
                 data = f.read(self.opts.max_output + 1)
-            os.truncate(self.out_path, 0)
+                if data:
+                    f.truncate(0)  # ftruncate: path-based truncate() is not on the seccomp allowlist
         except OSError:
             return ""
         if not data:
