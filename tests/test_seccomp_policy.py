@@ -172,3 +172,17 @@ def test_the_worker_writes_its_pid_into_the_host_compiled_program():
     assert run_bpf(prog, nr["kill"], audit, (sb.OWN_PID, 9)) == errno_ret(errno.EPERM)
     assert run_bpf(template, nr["kill"], audit, (PID, 9)) == errno_ret(errno.EPERM)
     assert prog == sb.compile_filter(PID, "x86_64", syscalls.TABLES, syscalls.AUDIT_ARCH)
+
+
+@pytest.mark.parametrize("release,per_ns", [("6.18.44-fc-v669", True), ("6.14.0", True), ("6.13.12-arch1", False),
+                                             ("6.8.0-45-generic", False), ("5.15.0-1057-azure", False), ("weird", False)])
+def test_pid_max_is_only_written_where_it_is_per_namespace(monkeypatch, release, per_ns):
+    """Before Linux 6.14 pid_max is global: a worker running as the host's root must never lower it."""
+    import os
+
+    from rlm_cli.sandbox import confine
+
+    real = os.uname()
+    fake = type("U", (), {"release": release, "machine": real.machine, "sysname": real.sysname})()
+    monkeypatch.setattr(confine.os, "uname", lambda: fake)
+    assert confine.pid_max_per_namespace() is per_ns

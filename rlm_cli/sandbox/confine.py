@@ -149,13 +149,24 @@ def enter_namespaces(spec: dict, keep_fds: tuple = ()) -> list[str]:
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={SHM_MB}m,nr_inodes=256,mode=0700,uid={uid},gid={gid}")
         active.append("shm-tmpfs")
-    if spec.get("max_tasks"):
+    if spec.get("max_tasks") and pid_max_per_namespace():
         try:
             _write("/proc/sys/kernel/pid_max", str(max(PID_MAX_MIN, int(spec["max_tasks"]))))
             active.append("pid-max")
         except OSError:
-            pass  # kernels before 6.14 have one global pid_max
+            pass
+    drop_capabilities()  # the mounts are done: nothing more needs them
     return active
+
+
+def pid_max_per_namespace() -> bool:
+    """Linux >= 6.14 keeps one pid_max per pid namespace. Before that the file is global, and a worker
+    whose uid is the host's root could still write it from inside its user namespace: never try."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (6, 14)
 
 
 def _write(path: str, text: str) -> None:

@@ -73,7 +73,8 @@ class _Process:
         raw.touch(mode=0o600)  # before argv: bwrap binds it only if it exists
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
-        notify = socket.socketpair() if (opts.confine or {}).get("thread_notify") else None
+        spec = opts.confine or {}
+        notify = socket.socketpair() if spec.get("thread_notify") and "seccomp" in (spec.get("layers") or []) else None
         env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
         env.update(HOME=str(self.scratch), TMPDIR=str(self.scratch), PATH="/usr/bin:/bin", PYTHONIOENCODING="utf-8")
         argv = self._argv(ctx_dir, opts, p2c_r, c2p_w, raw, env, notify[1].fileno() if notify else None)
@@ -126,7 +127,7 @@ class _Process:
         if "namespaces" in layers:
             worker_spec.update(scratch_mb=opts.scratch_mb, max_files=opts.max_files, max_tasks=opts.max_threads + 16)
             worker_spec["rw_paths"] = rw + ["/dev/shm"]  # a 16 MB tmpfs of its own (POSIX semaphores)
-        if "namespaces" in layers or spec.get("bwrap"):  # RLIMIT_NPROC counts this user namespace's tasks only
+        if "namespaces" in layers:  # in its own user namespace RLIMIT_NPROC counts that namespace's tasks only
             argv += ["--nproc", str(opts.max_threads + 8)]
         argv += ["--confine", json.dumps(worker_spec)]
         if spec.get("bwrap"):

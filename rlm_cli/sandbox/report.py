@@ -62,7 +62,7 @@ def _limit_rows(caps: Caps, opts) -> list[tuple[str, bool, str]]:
     pid_max = own_ns and "pid-max" in caps.namespaces_detail.split()
     kernel = [k for k, on in (("seccomp user notification (host answers each new thread)", caps.seccomp_notify),
                               ("pid_max of its own pid namespace", pid_max),
-                              ("RLIMIT_NPROC in its user namespace (not for root)", caps.bwrap or own_ns)) if on]
+                              ("RLIMIT_NPROC in its user namespace (not for root)", own_ns)) if on]
     threads = f"{opts.max_threads} threads at once (counted in the worker); kernel caps: " + (
         ", ".join(kernel) if kernel else "none on this machine (ctypes can get past the count)")
     quota = f"{opts.scratch_mb} MB, {opts.max_files:,} files: " + (
