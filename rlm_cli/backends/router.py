@@ -227,6 +227,9 @@ class LLMBackend:
             eps = self.groups[model]
         return eps[0]
 
+    def window(self, model: str) -> int | None:
+        return context_window(self.endpoint(model))
+
     def chain(self, model: str) -> list[str]:
         """The model name, then its fallbacks (router_settings.fallbacks), in order."""
         self.endpoint(model)
