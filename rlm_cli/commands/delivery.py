@@ -63,13 +63,14 @@ def deliver(result, display, env, *, fmt: str = "text", output: Path | None = No
 def write_output(path: Path, text: str, run_id: str) -> None:
     """Atomic write; if it fails after all (disk full, permissions changed mid-run), the answer is
     saved beside the run's trajectory and the error names that file."""
+    from .. import paths
     from ..ui.output import write_atomic
     from ..ui.trajectory import runs_dir
 
     try:
         write_atomic(path, text)
     except (OSError, RLMError) as exc:
-        saved = runs_dir() / f"{run_id}.answer"
+        saved = paths.ensure(runs_dir()) / f"{run_id}.answer"
         write_atomic(saved, text)
         cause = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(f"{path}: cannot write the answer ({cause}); it was saved to {saved}") from None
