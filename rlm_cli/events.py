@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 # Event kinds (the `kind` field).
@@ -58,7 +58,7 @@ class Event:
     data: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"kind": self.kind, "node": self.node, "depth": self.depth, "t": self.t, "data": self.data}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Event":

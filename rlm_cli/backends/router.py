@@ -3,7 +3,7 @@
 litellm takes ~3 s to import here. The Router (retries with backoff, fallbacks between model names,
 load balancing over deployments sharing a model_name) is built in a background thread. Until it is
 ready, calls whose deployments are all `openai/...` (OpenAI, vLLM, llama.cpp server, a LiteLLM proxy,
-any OpenAI-compatible server) go through rlm_cli.openai_compat (httpx, 0.1 s import instead of the
+any OpenAI-compatible server) go through rlm_cli.openai_compat (urllib3, 0.09 s import instead of the
 `openai` SDK's 0.5 s) with the SDK's retry behaviour and the same fallback order; other providers wait for the Router. Prices and context windows come
 from `model_info` or from litellm's bundled price file, read without importing litellm.
 `rlm.router: always` in the config waits for the Router even for the first call; `never` skips it.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BackendError, ContextOverflow
+from ..threads import start_daemon
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
@@ -76,8 +77,7 @@ def prefetch_litellm() -> None:
     global _litellm_thread
     with _litellm_lock:
         if _litellm is None and _litellm_thread is None:
-            _litellm_thread = threading.Thread(target=_import_litellm, name="rlm-import-litellm", daemon=True)
-            _litellm_thread.start()
+            _litellm_thread = start_daemon(_import_litellm, name="rlm-import-litellm")
 
 
 def _import_litellm():
@@ -98,19 +98,18 @@ _http_thread: threading.Thread | None = None
 
 
 def prefetch_http() -> None:
-    """Import httpx (the fast path's transport) in a background thread (idempotent)."""
+    """Import urllib3 (the fast path's transport) in a background thread (idempotent)."""
     global _http_thread
     with _litellm_lock:
-        if _http_thread is None and "httpx" not in sys.modules:
-            _http_thread = threading.Thread(target=_import_http, name="rlm-import-httpx", daemon=True)
-            _http_thread.start()
+        if _http_thread is None and "urllib3" not in sys.modules:
+            _http_thread = start_daemon(_import_http, name="rlm-import-http")
 
 
 def _import_http() -> None:
     import importlib
 
     try:
-        importlib.import_module("httpx")  # the fast path's transport (~0.1 s)
+        importlib.import_module("urllib3")  # the fast path's transport (~0.09 s)
     except ImportError:
         pass
 
@@ -185,7 +184,7 @@ class RouterOptions:
 
 
 class LLMBackend:
-    """Model name -> deployments; completes through the Router, a small OpenAI-compatible httpx client (fast start) or a scripted model."""
+    """Model name -> deployments; completes through the Router, a small OpenAI-compatible urllib3 client (fast start) or a scripted model."""
 
     def __init__(self, endpoints: dict[str, Endpoint | list[Endpoint]] | None = None, *,
                  default_api_base: str | None = None, max_retries: int | None = None, timeout: float = 600.0,
@@ -257,13 +256,12 @@ class LLMBackend:
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
             self.start_router()
         elif any(self._fast_ok(m) for m in real):
-            prefetch_http()  # httpx's import, overlapped with ingestion and the worker start
+            prefetch_http()  # urllib3's import, overlapped with ingestion and the worker start
 
     def start_router(self) -> None:
         with self._lock:
             if self._router is None and self._router_thread is None and self.options.mode != "never":
-                self._router_thread = threading.Thread(target=self._build_router, name="rlm-router", daemon=True)
-                self._router_thread.start()
+                self._router_thread = start_daemon(self._build_router, name="rlm-router")
 
     def _build_router(self) -> None:
         try:

@@ -164,9 +164,8 @@ class Run:
 
     def complete(self, model: str, messages: list[dict], emit, role: str, subcall: int | None = None) -> str:
         """One model call: cancellation and budget checked first, the concurrency gate held, usage
-        recorded, MODEL_START/MODEL_END emitted. Abandonable on Ctrl-C (the main thread never blocks)."""
-        from ..threads import call_abandonable
-
+        recorded, MODEL_START/MODEL_END emitted. (Backends whose calls block in C without looking at
+        signals run them with threads.call_abandonable, so Ctrl-C is never held up here.)"""
         if self.cancelled.is_set():
             raise Cancelled("the run was cancelled")
         self.budget.admit()
@@ -175,9 +174,11 @@ class Run:
             with self.gate:
                 emit(ev.MODEL_START, call_id=call_id, role=role, model=model, subcall=subcall)
                 try:
-                    c = call_abandonable(self.model.complete, model, messages, timeout=self._call_timeout())
+                    c = self.model.complete(model, messages, timeout=self._call_timeout())
                 except BaseException as exc:
-                    emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="error",
+                    stopped = isinstance(exc, (KeyboardInterrupt, Cancelled))
+                    emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall,
+                         status="interrupted" if stopped else "error",
                          error=str(exc) or type(exc).__name__, prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
                          duration_s=0.0)
                     raise

@@ -34,7 +34,7 @@ class TrajectoryWriter:
     def __call__(self, event: Event) -> None:
         if self._f.closed:
             return
-        line = json.dumps(redact.redact_obj(event.to_dict()), ensure_ascii=False, default=str)
+        line = redact.redact(json.dumps(event.to_dict(), ensure_ascii=False, default=str))  # one pass per line
         self._f.write(line + "\n")
         self._f.flush()
         if event.kind in TERMINAL:
