@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 # Event kinds (the `kind` field).
 RUN_START = "run_start"
@@ -72,14 +72,14 @@ class Sink(Protocol):
 class EventBus:
     """Fans events out to sinks, in order, from any thread. A failing sink never breaks the run."""
 
-    def __init__(self, sinks: list[Callable[[Event], None]] | None = None):
+    def __init__(self, sinks: list[Sink] | None = None):
         self.sinks = list(sinks or [])
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
         self.errors: list[str] = []
         self.closed = False
 
-    def add(self, sink: Callable[[Event], None]) -> None:
+    def add(self, sink: Sink) -> None:
         self.sinks.append(sink)
 
     def close(self) -> None:

@@ -29,10 +29,6 @@ def register_environment(environ=None) -> None:
             register(value)
 
 
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_ENV.search(name))
-
-
 def redact(text: str) -> str:
     """Known secret values (raw or JSON-escaped, so a serialised line can be redacted in one pass) and
     key-shaped strings replaced by [REDACTED]."""

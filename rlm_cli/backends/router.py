@@ -280,10 +280,6 @@ class LLMBackend:
                 raise self._router_error or BackendError("the LiteLLM router is disabled (rlm.router: never)")
         return self._router
 
-    @property
-    def router_ready(self) -> bool:
-        return self._router is not None
-
     # ---- completion ---------------------------------------------------------------------------------
     def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
         if model.startswith("scripted/"):
