@@ -45,26 +45,27 @@ def concurrency(o: RunOptions, resolved) -> int:
     return o.concurrency or getattr(resolved, "concurrency", None) or defaults.CONCURRENCY
 
 
-def run_config(resolved, o: RunOptions):
+def run_config(resolved, o: RunOptions, lim=None):
     from .engine import RunConfig
     from .sandbox import SandboxOptions
     from .tokens import Tiktoken
 
     backend = resolved.backend
     return RunConfig(
-        resolved.root_model, resolved.sub_model, limits(o, resolved.limits), concurrency(o, resolved),
+        resolved.root_model, resolved.sub_model, lim or limits(o, resolved.limits), concurrency(o, resolved),
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
         tokens=Tiktoken(),
     )
 
 
-def make_run(resolved, o: RunOptions, *, run_id: str | None = None):
-    """A Run with its trajectory sinks attached (the front end adds its display)."""
+def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None):
+    """A Run with its trajectory sinks attached (the front end adds its display). `limits`: already
+    decided (a conversation lowers them to what its caps leave)."""
     from .engine import Run
     from .ui.trajectory import TrajectoryWriter
 
-    run = Run(resolved.backend, run_config(resolved, o), run_id=run_id)
+    run = Run(resolved.backend, run_config(resolved, o, limits), run_id=run_id)
     if o.trajectory:
         writer = TrajectoryWriter(run.run_id)
         run.trajectory_path = str(writer.path)
@@ -80,3 +81,8 @@ def confine_spec(mode: str) -> dict | None:
     except ImportError:  # confinement layers not available in this build: process isolation only
         return None
     return spec_for_mode(mode)
+
+
+def confine_notices(o: RunOptions) -> list[str]:
+    """What the sandbox layers chosen for these options want the user told (e.g. a layer unavailable)."""
+    return list((confine_spec(o.sandbox) or {}).get("notices", []))

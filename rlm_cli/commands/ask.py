@@ -71,6 +71,12 @@ def ask(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the parse cache."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Also write the trajectory (JSON lines) to FILE."),
     estimate: bool = typer.Option(False, "--estimate", "--dry-run", help="Print a cost/time estimate range and exit; nothing is sent."),
+    continue_latest: bool = typer.Option(False, "-c", "--continue",
+                                         help="Follow up in the latest conversation: same documents (plus any SOURCES given), same REPL variables."),
+    conversation: Optional[str] = typer.Option(None, "--conversation", "--cid", metavar="NAME",
+                                               help="Continue the conversation NAME, or start it under that name."),
+    conversation_max_cost: Optional[float] = typer.Option(None, "--conversation-max-cost", min=0, metavar="USD",
+                                                          help="Cap for the whole conversation (kept with it), on top of --max-cost per question."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never."),
 ) -> int:
     from .ask_run import AskOptions, run_ask
@@ -88,6 +94,7 @@ def ask(
         fmt="json" if json_out else fmt.value, output=output, quiet=quiet, verbose=verbose,
         include=list(include), exclude=list(exclude), password=password,
         pdf_engine=pdf_engine, use_cache=not no_cache, color=color.value, estimate=estimate, run=run,
+        continue_latest=continue_latest, conversation=conversation, conversation_max_cost=conversation_max_cost,
     )
     from ..env import of
 

@@ -31,6 +31,9 @@ class AskOptions:
     use_cache: bool = True
     color: str = "auto"
     estimate: bool = False
+    continue_latest: bool = False  # -c: the latest conversation
+    conversation: str | None = None  # --conversation NAME: continue it, or start it
+    conversation_max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
 
 
@@ -41,56 +44,77 @@ def run_ask(o: AskOptions, env=None) -> int:
     env = env or Env()
     if not o.question.strip():
         raise UsageError("the question is empty")
-    if o.output and not o.estimate:
-        check_writable(o.output)  # before any model call: a bad -o is a usage error, not lost work
-    resolved = resolve(o)
-    display = make_display(o, env)
-    for notice in resolved.notices:
-        display.notice(notice)
-    context = ingest(o, env)
     if o.estimate:
-        from ..estimate import estimate
-        from ..runs import limits
-
-        env.stdout.write(estimate(resolved, context, limits(o.run, resolved.limits)))
-        return int(ExitStatus.OK)
-    resolved.backend.warm_up([resolved.root_model, resolved.sub_model])  # imports start now, off the path
-    return execute(o, env, resolved, context, display)
-
-
-def execute(o: AskOptions, env, resolved, context, display) -> int:
-    from ..runs import make_run
-    from ..threads import stopping_notice
-    from .delivery import deliver
-
-    run = make_run(resolved, o.run)
-    for notice in (run.config.sandbox.confine or {}).get("notices", []):
-        display.notice(notice)
-    run.bus.add(display)
+        return estimate(o, env)
+    if o.output:
+        check_writable(o.output)  # before any model call: a bad -o is a usage error, not lost work
+    display = make_display(o, env)
     try:
-        with stopping_notice(display.notice):
-            result = run.execute(o.question, context)
-        return deliver(result, display, env, fmt=o.fmt, output=o.output)
+        conv = open_conversation(o, env, display)
+        try:
+            return ask(o, env, conv, display)
+        finally:
+            conv.close()
     finally:
         display.close()
 
 
-def resolve(o: AskOptions):
+def ask(o: AskOptions, env, conv, display) -> int:
+    from ..runs import confine_notices
+    from ..threads import stopping_notice
+    from .delivery import deliver
+
+    for notice in confine_notices(o.run):
+        display.notice(notice)
+    conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model])  # imports start now
+    with stopping_notice(display.notice):
+        result = conv.ask(o.question, sinks=[display])
+    return deliver(result, display, env, fmt=o.fmt, output=o.output)
+
+
+def open_conversation(o: AskOptions, env, display):
+    from ..conversation.opening import Request, open_conversation as open_
+
+    req = Request(sources=list(o.sources), reading=reading(o, env), models=models(o),
+                  continue_latest=o.continue_latest, name=o.conversation,
+                  caps={"max_cost": o.conversation_max_cost}, stdin=env.stdin, stdin_isatty=env.stdin_isatty)
+
+    def resolve_models(chosen: dict):
+        resolved = resolve_with(chosen, o.run)
+        for notice in resolved.notices:
+            display.notice(notice)
+        return resolved
+
+    return open_(req, o.run, resolve_models)
+
+
+def estimate(o: AskOptions, env) -> int:
+    from ..conversation.inputs import load
+    from ..estimate import estimate as text
+    from ..runs import limits
+
+    resolved = resolve_with(models(o), o.run)
+    context = load(list(o.sources) or ["-"], reading(o, env), stdin=env.stdin)
+    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits)))
+    return int(ExitStatus.OK)
+
+
+def models(o: AskOptions) -> dict:
+    return {"profile": o.profile, "config": o.config, "model": o.model, "sub_model": o.sub_model, "api_base": o.api_base}
+
+
+def resolve_with(chosen: dict, run: RunOptions):
     from .. import config
     from ..runs import concurrency
 
-    return config.resolve(profile=o.profile, config_path=o.config, model=o.model, sub_model=o.sub_model,
-                          api_base=o.api_base, concurrency=concurrency(o.run, None))
+    return config.resolve(profile=chosen.get("profile"), config_path=chosen.get("config"), model=chosen.get("model"),
+                          sub_model=chosen.get("sub_model"), api_base=chosen.get("api_base"),
+                          concurrency=concurrency(run, None))
 
 
-def ingest(o: AskOptions, env):
-    from ..ingest import load_sources
+def reading(o: AskOptions, env):
+    from ..conversation.inputs import Reading
 
-    sources = list(o.sources)
-    if not sources:
-        if env.stdin_isatty:
-            raise UsageError("no SOURCES given and stdin is a terminal: pass files, or pipe text into rlm")
-        sources = ["-"]
     progress = None
     if env.stderr_isatty and not o.quiet:
         from rich.console import Console
@@ -98,8 +122,8 @@ def ingest(o: AskOptions, env):
         from ..ingest.progress import RichProgress
 
         progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
-    return load_sources(sources, stdin=env.stdin, include=o.include, exclude=o.exclude, password=o.password,
-                        pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress)
+    return Reading(include=list(o.include), exclude=list(o.exclude), pdf_engine=o.pdf_engine, use_cache=o.use_cache,
+                   password=o.password, progress=progress)
 
 
 def make_display(o: AskOptions, env):

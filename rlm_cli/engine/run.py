@@ -56,6 +56,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # source names, for citations
     trajectory_path: str | None = None
+    conversation: str | None = None  # the conversation's id, for a question asked in one
     exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
 
     @property
@@ -83,21 +84,25 @@ class Run:
         self.cancelled = threading.Event()
         self.root_iterations = 0
         self.trajectory_path: str | None = None
+        self.conversation: str | None = None
         self._ids = itertools.count(1)
         self._child_ids: dict[str, itertools.count] = {}
         self._id_lock = threading.Lock()
 
     # ---- lifecycle --------------------------------------------------------------------------------
-    def execute(self, question: str, context, *, sandbox: Sandbox | None = None, preamble: str = "") -> RunResult:
+    def execute(self, question: str, context, *, sandbox: Sandbox | None = None, preamble: str = "",
+                conversation: str | None = None) -> RunResult:
         """Answer `question` about `context` (a Context). Never raises for the run's outcome: a limit,
         a backend failure, Ctrl-C or a bug all end in one terminal event and a RunResult.
-        `sandbox`: an open REPL to reuse (a conversation's); `preamble`: told to the root model first."""
+        `sandbox`: an open REPL to reuse (a conversation's); `preamble`: told to the root model first;
+        `conversation`: the id of the conversation this question belongs to."""
         from .node import Node
 
         t0 = time.monotonic()
         warnings = list(context.warnings)
         for w in warnings:
             self.bus.emit(ev.WARNING, message=w)
+        self.conversation = conversation
         self._start_event(question, context)
         answer, exc = None, None
         try:
@@ -120,7 +125,7 @@ class Run:
                       context_chars=len(context.text),
                       sources=[s.as_dict() | {"pages": len(s.pages)} for s in context.sources],
                       root_model=cfg.root_model, sub_model=cfg.sub, limits=limits_dict(cfg.limits),
-                      concurrency=cfg.concurrency)
+                      concurrency=cfg.concurrency, **({"conversation": self.conversation} if self.conversation else {}))
 
     def _result(self, question, answer, exc, duration, warnings, sources) -> RunResult:
         from ..redact import redact
@@ -129,7 +134,7 @@ class Run:
         return RunResult(self.run_id, question, answer, status, int(code), self.root_iterations, self.usage,
                          round(duration, 3), self.config.root_model, self.config.sub,
                          error=redact(error) if error else None, warnings=warnings, sources=sources,
-                         trajectory_path=self.trajectory_path, exception=exc)
+                         trajectory_path=self.trajectory_path, conversation=self.conversation, exception=exc)
 
     def _end_event(self, r: RunResult) -> None:
         totals = self.totals() | {"duration_s": r.duration_s}

@@ -280,6 +280,7 @@ class SubprocessSandbox:
         self.proc: _Process | None = None
         self.layers: list[str] = []
         self.restarts = 0
+        self.busy = False
         self.sub_prompts = 0
         self._seq = 0
         _LIVE.add(self)
@@ -333,6 +334,7 @@ class SubprocessSandbox:
     def execute(self, code: str, handler: CallHandler) -> ExecResult:
         self.start()
         t0 = time.monotonic()
+        self.busy = True  # stays True if Ctrl-C leaves the worker mid-block (a conversation then restarts it)
         try:
             result = self._exchange(code, handler)
         except TimeoutError:
@@ -351,7 +353,26 @@ class SubprocessSandbox:
                 restarted=True,
             )
         result.duration_s = time.monotonic() - t0
+        self.busy = False
         return result
+
+    def control(self, msg: dict, timeout: float) -> dict:
+        """A save / load / vars request (rlm_cli/sandbox/state.py). Nothing else is served meanwhile: a
+        sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
+        self.start()
+        self._seq += 1
+        self.proc.send(dict(msg, seq=self._seq))
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                reply = self.proc.recv(timeout=max(deadline - time.monotonic(), 0.01))
+                if reply.get("seq") == self._seq and str(reply.get("type", "")).startswith(msg["type"]):
+                    return reply
+                if reply.get("type") != "result":  # (a stale exec result is skipped)
+                    raise WorkerDied(f"unexpected message {reply.get('type')!r} on the REPL channel")
+        except (TimeoutError, WorkerDied):
+            self._restart()
+            raise
 
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc

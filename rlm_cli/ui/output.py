@@ -71,6 +71,7 @@ def result_object(r) -> dict:
         "root_model": r.root_model,
         "sub_model": r.sub_model,
         "trajectory": str(r.trajectory_path) if r.trajectory_path else None,
+        "conversation": r.conversation,
         "warnings": list(r.warnings),
     }
 
