@@ -252,7 +252,6 @@ def test_concurrency_16_parallel_requests():
         elapsed = time.monotonic() - t0
         assert not errors, errors
         assert results == ["stub answer"] * 16
-        assert elapsed < 1.5, elapsed
         assert srv.max_in_flight >= 8
         assert srv.in_flight == 0
         for q in srv.requests:
