@@ -1,6 +1,7 @@
 """What the root model is told. Never the raw context: only its size and shape."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SYSTEM = """You answer a question about a document that is far too large to read at once. The document is \
@@ -112,3 +113,12 @@ def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: i
         return body
     return NEXT.format(outputs=body, turn=turn, max_iterations=max_iterations,
                        budget=f" Budget left: {budget}." if budget else "")
+
+
+_BUDGET_NOTES = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= Continue)", re.M)
+
+
+def without_budget(text: str) -> str:
+    """`text` without the remaining-budget notes of FIRST and NEXT (they change with the clock and the
+    spend, not with the question: the response cache keys on the rest)."""
+    return _BUDGET_NOTES.sub("", text)

@@ -61,6 +61,13 @@ Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to 
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
 PdfEngine = Annotated[str, typer.Option("--pdf-engine", help="auto | pdfium | pypdf.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the parse cache.")]
+ResponseCache = Annotated[bool, typer.Option(
+    "--cache", help="Answer repeated model calls from rlm's response cache (and keep new answers there); "
+                    "calls at a configured temperature > 0 are not cached.")]
+CacheSampled = Annotated[bool, typer.Option(
+    "--cache-sampled", help="With --cache: also cache calls whose configured temperature is above 0.")]
+NoPromptCache = Annotated[bool, typer.Option(
+    "--no-prompt-cache", help="Do not mark requests for the provider's prompt cache (on by default where supported).")]
 Trace = Annotated[Optional[Path], typer.Option("--trace", help="Also write the trajectory (JSON lines) to FILE.")]
 ColorOpt = Annotated[Color, typer.Option(
     "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never.")]
@@ -104,7 +111,10 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
     run = RunOptions(max_iterations=g("max_iterations"), max_depth=g("max_depth"), max_calls=g("max_calls"),
                      max_cost=g("max_cost"), max_tokens=g("max_tokens"), timeout=g("timeout"),
                      exec_timeout=g("exec_timeout", defaults.EXEC_TIMEOUT), concurrency=g("concurrency"),
-                     sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"))
+                     sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"),
+                     prompt_cache=False if g("no_prompt_cache") else None,
+                     cache=True if g("response_cache") or g("cache_sampled") else None,
+                     cache_sampled=True if g("cache_sampled") else None)
     fmt = g("fmt") or Format.text
     return AskOptions(
         sources=list(sources), question=question, profile=g("profile"), config=str(g("config")) if g("config") else None,
