@@ -115,10 +115,12 @@ def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: i
                        budget=f" Budget left: {budget}." if budget else "")
 
 
-_BUDGET_NOTES = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= Continue)", re.M)
+_VOLATILE = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= Continue)|(?<=characters \()about [\d,]+ tokens(?=\))",
+                       re.M)
 
 
-def without_budget(text: str) -> str:
-    """`text` without the remaining-budget notes of FIRST and NEXT (they change with the clock and the
-    spend, not with the question: the response cache keys on the rest)."""
-    return _BUDGET_NOTES.sub("", text)
+def without_volatile(text: str) -> str:
+    """`text` without what differs between two identical runs: the remaining-budget notes of FIRST and
+    NEXT (they change with the clock and the spend) and the context's token count (exact, or estimated
+    while the tokenizer loads). The response cache keys on the rest."""
+    return _VOLATILE.sub("", text)

@@ -3,8 +3,8 @@ after a crash or a conversation's follow-up does not pay again for identical cal
 
 Key: SHA-256 of the model name, every deployment behind it (provider model string, api_base and the
 request parameters: temperature, max_tokens, stop, seed...; never keys) and the messages, with the
-remaining-budget notes rlm writes into them removed (they change with the clock, not with the
-question). The prompts themselves are not stored: only the key and the answer.
+remaining-budget notes and the context's token estimate removed (they change with the clock and
+the tokenizer's loading, not with the question). The prompts themselves are not stored: only the key and the answer.
 
 Storage: one SQLite file under the cache dir (0600 in a 0700 dir), least recently used entries dropped
 past a size cap. Values are plain text checked on read (diskcache was not used: it unpickles values,
@@ -140,9 +140,9 @@ class ResponseCache:
         return self.policy.sampled or not _sampled(_params(self.backend, model))
 
     def key(self, model: str, messages: list[dict]) -> str:
-        from .prompts import without_budget
+        from .prompts import without_volatile
 
-        shown = [{"role": m.get("role"), "content": without_budget(_text(m.get("content")))} for m in messages]
+        shown = [{"role": m.get("role"), "content": without_volatile(_text(m.get("content")))} for m in messages]
         blob = json.dumps({"v": KEY_VERSION, "model": model, "deployments": _params(self.backend, model),
                            "messages": shown}, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()

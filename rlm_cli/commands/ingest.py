@@ -18,10 +18,10 @@ class PdfEngine(str, Enum):
 
 def register(app: typer.Typer) -> None:
     app.command("ingest", help="Show what the model will see for SOURCES: per-source chars, tokens, pages, warnings.")(ingest)
-    cache_app = typer.Typer(help="The parse cache (PDF/DOCX text, keyed by path, size, mtime and content hash).",
-                            no_args_is_help=True)
-    cache_app.command("info", help="Where the cache is, how many entries, how big.")(cache_info)
-    cache_app.command("clear", help="Delete every cache entry.")(cache_clear)
+    cache_app = typer.Typer(help="The parse cache (PDF/DOCX text, keyed by path, size, mtime and content hash) and "
+                                 "the response cache (model answers kept by --cache).", no_args_is_help=True)
+    cache_app.command("info", help="Where the caches are, how many entries, how big.")(cache_info)
+    cache_app.command("clear", help="Delete every parse cache entry (--responses: the response cache's; --all: both).")(cache_clear)
     app.add_typer(cache_app, name="cache")
 
 
@@ -153,20 +153,32 @@ def ingest(
         out.print(f"(sources over {EXACT_LIMIT:,} characters: cl100k_base counts extrapolated from samples)", markup=False)
 
 
-def cache_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def cache_info(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     from ..ingest import cache
+    from ..response_cache import Store
 
-    info = cache.info()
+    out = _env(ctx)[1]
+    info, responses = cache.info(), Store().info()
     if as_json:
-        typer.echo(json.dumps(info))
+        out.write(json.dumps(dict(info, responses=responses)) + "\n")
         return
-    typer.echo(f"path:    {info['path']}")
-    typer.echo(f"entries: {info['entries']:,}")
-    typer.echo(f"size:    {info['bytes']:,} bytes")
+    out.write(f"path:    {info['path']}\nentries: {info['entries']:,}\nsize:    {info['bytes']:,} bytes\n"
+              f"responses: {responses['path']}\n  entries: {responses['entries']:,}\n"
+              f"  size:    {responses['bytes']:,} bytes (cap {responses['max_bytes']:,})\n")
 
 
-def cache_clear() -> None:
+def cache_clear(ctx: typer.Context,
+                responses: bool = typer.Option(False, "--responses", help="Clear the response cache (--cache) instead."),
+                everything: bool = typer.Option(False, "--all", help="Clear both caches.")) -> None:
     from ..ingest import cache
+    from ..response_cache import Store
 
-    n = cache.clear()
-    typer.echo(f"removed {n:,} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_root()}")
+    out = _env(ctx)[1]
+    if everything or not responses:
+        n = cache.clear()
+        out.write(f"removed {n:,} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_root()}\n")
+    if everything or responses:
+        store = Store()
+        n = store.clear()
+        store.close()
+        out.write(f"removed {n:,} cached response{'' if n == 1 else 's'} from {store.path}\n")
