@@ -38,7 +38,8 @@ def ask(o: AskOptions, env, conv, display) -> int:
 
     for notice in confine_notices(o.run):
         display.notice(notice)
-    conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model])  # imports start now
+    for note in conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model]) or []:
+        display.notice(note)  # (imports and model loading start now, in the background)
     with stopping_notice(display.notice):
         result = conv.ask(o.question, sinks=[display])
     return deliver(result, display, env, fmt=o.fmt, output=o.output)
