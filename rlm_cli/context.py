@@ -24,7 +24,7 @@ class Page:
 
     def as_dict(self) -> dict:
         d = {"page": self.number, "start": self.start, "end": self.end}
-        if self.label:
+        if self.label or self.row:
             d["label"] = self.label
         if self.row:
             d["row"] = self.row
@@ -87,7 +87,7 @@ class Context:
 
 def span_label(text: str, span: dict, offset: int) -> str:
     """The part after the file name for an offset inside (or after) `span`."""
-    label = span.get("label") or f"p.{span['page']}"
+    label = span["label"] if "label" in span else f"p.{span['page']}"
     row = span.get("row") or 0
     if row:
         n = row + text.count("\n", span["start"], max(min(offset, span["end"]), span["start"]))

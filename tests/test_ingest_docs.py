@@ -170,7 +170,7 @@ def test_docx_content_in_order(docx_path):
 
 @pytest.mark.parametrize(
     "maker, cause",
-    [(fx.make_xlsx_renamed, r"damaged XLSX"), (fx.make_odt_renamed, r"OpenDocument file \(ODT\)"),
+    [(fx.make_xlsx_renamed, r"XLSX"), (fx.make_odt_renamed, r"OpenDocument file \(ODT\)"),
      (fx.make_encrypted_docx, "password-protected")],
 )
 def test_docx_errors(tmp_path, maker, cause):

@@ -23,6 +23,23 @@ class Color(str, Enum):
     never = "never"
 
 
+class OcrMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    from ..ingest.base import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 class SandboxMode(str, Enum):
     auto = "auto"
     strict = "strict"
@@ -65,6 +82,8 @@ def ask(
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
     pdf_engine: str = typer.Option("auto", "--pdf-engine", help="auto | pdfium | pypdf."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the parse cache."),
+    ocr: OcrMode = typer.Option(OcrMode.auto, "--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): auto (pages without text, images named here), always, never."),
+    max_download: Optional[str] = typer.Option(None, "--max-download", metavar="SIZE", help="Largest URL download, e.g. 50MB, 1GB [default: 200MB]."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Also write the trajectory (JSON lines) to FILE."),
     estimate: bool = typer.Option(False, "--estimate", "--dry-run", help="Print a cost/time estimate range and exit; nothing is sent."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never."),
@@ -81,6 +100,7 @@ def ask(
         max_tokens=max_tokens, timeout=timeout, exec_timeout=exec_timeout, concurrency=concurrency,
         sandbox=sandbox.value, include=list(include), exclude=list(exclude), password=password,
         pdf_engine=pdf_engine, use_cache=not no_cache, trace=trace, color=color.value, estimate=estimate,
+        ocr=ocr.value, max_download=_size(max_download),
     )
     from ..env import of
 

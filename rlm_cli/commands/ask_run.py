@@ -38,6 +38,8 @@ class AskOptions:
     trace: Path | None = None
     color: str = "auto"
     estimate: bool = False
+    ocr: str = "auto"  # --ocr auto|always|never
+    max_download: int | None = None  # --max-download bytes (None: the ingest default, 200 MB)
 
 
 def run_ask(o: AskOptions, env=None) -> int:
@@ -77,7 +79,7 @@ def _resolve(o: AskOptions):
 
 
 def _ingest(o: AskOptions, env):
-    from ..ingest import load_sources
+    from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
 
     sources = list(o.sources)
     if not sources:
@@ -92,7 +94,8 @@ def _ingest(o: AskOptions, env):
 
         progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
     return load_sources(sources, stdin=env.stdin, include=o.include, exclude=o.exclude, password=o.password,
-                        pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress)
+                        pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress, ocr=o.ocr,
+                        max_download=o.max_download or DEFAULT_MAX_DOWNLOAD)
 
 
 def _limits(o: AskOptions, resolved):

@@ -81,3 +81,15 @@ class NullProgress:
 
     def finish(self) -> None:
         pass
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """'200MB', '1.5G', '500k', '1048576' -> bytes (decimal units; KiB/MiB/GiB binary). ValueError if bad."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r} (use e.g. 200MB, 1.5GB, 500k or a number of bytes)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])

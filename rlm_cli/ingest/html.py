@@ -237,8 +237,9 @@ def to_text(data: bytes | str, *, extract_main: bool = True) -> tuple[str, str]:
 
 
 def read_html(source, *, extract_main: bool = True) -> Parsed:
+    """Read an HTML file (a path) or a downloaded page (bytes)."""
     data = source
-    if not isinstance(source, (bytes, bytearray, str)):
+    if not isinstance(source, (bytes, bytearray)):
         with open(source, "rb") as fh:
             data = fh.read(MAX_HTML_BYTES + 1)
     text, title = to_text(data, extract_main=extract_main)

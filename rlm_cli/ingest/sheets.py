@@ -83,22 +83,24 @@ def _open_workbook(source):
 
     from openpyxl import load_workbook
 
-    blob = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    # A file object, not a path: openpyxl refuses paths whose extension is not .xlsx/.xlsm.
+    blob = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
     try:
         with zipfile.ZipFile(blob) as z:
             check_zip(z, "XLSX")
-        if isinstance(blob, io.BytesIO):
-            blob.seek(0)
-        return load_workbook(blob, read_only=True, data_only=True)
+        blob.seek(0)
+        return load_workbook(blob, read_only=True, data_only=True), blob
     except ReadError:
+        blob.close()
         raise
     except Exception as e:  # openpyxl raises many kinds (KeyError, lxml errors, InvalidFileException...)
+        blob.close()
         msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         raise ReadError(f"damaged XLSX ({msg})") from None
 
 
 def read_xlsx(source, progress=None) -> Parsed:
-    wb = _open_workbook(source)
+    wb, blob = _open_workbook(source)
     b, warnings = _Builder(), []
     try:
         sheets = list(wb.worksheets)
@@ -117,6 +119,7 @@ def read_xlsx(source, progress=None) -> Parsed:
                 progress.advance(1)
     finally:
         wb.close()
+        blob.close()
     if not b.rows:
         raise ReadError("no cells with values in the XLSX")
     return Parsed("".join(b.parts).rstrip("\n"), "xlsx", b.spans, warnings, {"sheets": len(sheets), "rows": b.rows}, unit="sheet")

@@ -272,7 +272,7 @@ class Repl:
         pages = src.get("pages") or []
         if pages:
             p = pages[max(bisect.bisect_right([p["start"] for p in pages], offset) - 1, 0)]
-            label, row = p.get("label") or f"p.{p['page']}", p.get("row") or 0
+            label, row = p["label"] if "label" in p else f"p.{p['page']}", p.get("row") or 0
             if row:
                 row += text.count(chr(10), p["start"], max(min(offset, p["end"]), p["start"]))
                 return f"{src['name']} {label} row {row}" if label else f"{src['name']} row {row}"
