@@ -192,15 +192,21 @@ class _Reader:
         self.skipped_images = 0
 
     def run(self) -> list[tuple[str, str, int, Parsed]]:
+        from .progress import Nested
+
         items = self.plan.items
         many = len(items) > 1
-        single = None if many else self.progress
         results = []
         if many:
             self.progress.start(len(items), "files", "Reading sources")
         try:
             for item in items:
-                got = self._one(item, single or NullProgress())
+                sub = Nested(self.progress) if many else self.progress
+                try:
+                    got = self._one(item, sub)
+                finally:
+                    if many:
+                        sub.close()
                 if got is not None:
                     results.extend(_flatten(*got))
                 if many:
