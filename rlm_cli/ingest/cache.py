@@ -43,7 +43,9 @@ def file_digest(path: str) -> str:
 
 
 def _entry_path(abs_path: str, variant: str) -> Path:
-    key = hashlib.blake2b(f"{VERSION}\0{abs_path}\0{variant}".encode("utf-8", "surrogatepass"), digest_size=16)
+    from .. import __version__  # a new release may read a kind differently: its own entries
+
+    key = hashlib.blake2b(f"{VERSION}\0{__version__}\0{abs_path}\0{variant}".encode("utf-8", "surrogatepass"), digest_size=16)
     return cache_root() / f"{key.hexdigest()}.json"
 
 

@@ -98,7 +98,8 @@ def looks_like_email(head: bytes) -> bool:
     if len(names) != len(lines):  # every unfolded line of the block must be a header
         return False
     known = {n for n in names if n in _MAIL_HEADERS}
-    return len(known) >= 2 and bool(known & {b"from", b"subject", b"message-id", b"received", b"date"})
+    mime = {b"mime-version", b"content-type"} <= known  # a MIME message without the usual headers
+    return len(known) >= 2 and (mime or bool(known & {b"from", b"subject", b"message-id", b"received", b"date"}))
 
 
 def _text_kind(ext_kind: str | None, head: bytes) -> str:

@@ -57,31 +57,52 @@ def _body(msg) -> str:
     return _part_text(part) if part is not None else ""
 
 
-def _attachments(msg) -> list[tuple[str, bytes, str]]:
-    out = []
+def _parts(msg):
+    """The non-body parts of msg: ('inline', text) for unnamed text parts and attached messages,
+    ('file', name, bytes, content type) for attachments; multipart containers are opened."""
     try:
         parts = list(msg.iter_attachments()) if msg.is_multipart() else []
     except Exception:
         parts = []
     for k, part in enumerate(parts, 1):
-        if part.get_content_type() == "message/rfc822":
-            inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
-            name = clean_label(part.get_filename() or f"message-{k}.eml", 80)
-        else:
-            data = part.get_payload(decode=True) or b""
-            name = clean_label(part.get_filename() or f"attachment-{k}", 80)
-        out.append((name, data if isinstance(data, bytes) else b"", part.get_content_type()))
-    return out
+        yield from _leaf(part, k, 0)
+
+
+def _leaf(part, k: int, depth: int):
+    ctype, name = part.get_content_type(), part.get_filename()
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        inner = inner[0] if isinstance(inner, list) and inner else inner
+        if inner is not None and not isinstance(inner, (str, bytes)):
+            yield "inline", "[Attached message]\n" + _headers_and_body(inner)
+    elif part.is_multipart():
+        if depth < 3:
+            for j, sub in enumerate(part.iter_parts(), 1):
+                yield from _leaf(sub, j, depth + 1)
+    elif part.get_content_maintype() == "text" and not name:
+        text = _part_text(part)
+        if text.strip():
+            yield "inline", text
+    else:
+        data = part.get_payload(decode=True) or b""
+        yield "file", clean_label(name or f"attachment-{k}", 80), data if isinstance(data, bytes) else b"", ctype
+
+
+def _headers_and_body(msg) -> str:
+    lines = [f"{h}: {v}" for h in HEADERS if (v := _header(msg, h))]
+    body = _body(msg)
+    return "\n".join(lines) + ("\n\n" + body if body else "")
 
 
 def message_text(msg, read_child, prefix: str, children: list, warnings: list) -> str:
     """Headers, body and attachment lines of one message; readable attachments go to `children`."""
-    lines = [f"{h}: {v}" for h in HEADERS if (v := _header(msg, h))]
-    body = _body(msg)
-    text = "\n".join(lines) + ("\n\n" + body if body else "")
+    text = _headers_and_body(msg)
     notes = []
-    for name, data, ctype in _attachments(msg):
+    for extra in _parts(msg):
+        if extra[0] == "inline":
+            text += "\n\n" + extra[1]
+            continue
+        _, name, data, ctype = extra
         suffix = f"{prefix}{name}"
         if len(data) > MAX_ATTACHMENT:
             notes.append(f"[Attachment: {name} ({ctype}, {len(data):,} bytes): too large, not read]")
@@ -94,7 +115,7 @@ def message_text(msg, read_child, prefix: str, children: list, warnings: list) -
             notes.append(f"[Attachment: {name} ({ctype}, {len(data):,} bytes): not read ({why})]")
     if notes:
         text += "\n\n" + "\n".join(notes)
-    return text
+    return text.strip("\n")
 
 
 def _parse(data: bytes):
@@ -105,8 +126,10 @@ def read_email(data: bytes, read_child) -> Parsed:
     msg = _parse(data)
     children, warnings = [], []
     text = message_text(msg, read_child, "", children, warnings)
-    if not text.strip():
-        raise ReadError("no headers or text in the e-mail message")
+    if not text.strip():  # MIME headers only: show the raw message rather than nothing
+        from .readers import read_text
+
+        text = read_text(data).text
     return Parsed(text, "email", [], warnings, {}, unit="message", children=children)
 
 
