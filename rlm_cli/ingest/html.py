@@ -3,8 +3,9 @@
 - Decoding: BOM, then a `<meta charset>` / `http-equiv` declaration in the first 4 KB, then the text
   reader's detection (UTF-8, then charset-normalizer).
 - Web pages: trafilatura extracts the main text (boilerplate such as menus, footers and cookie
-  banners dropped; tables, lists and headings kept, as Markdown). When it finds nothing (very short
-  or unusual pages), the whole page is converted instead (`full_text`).
+  banners dropped; tables, lists and headings kept, as Markdown). When it finds nothing, or keeps
+  more than KEEP_FULL of the page anyway (a document with little boilerplate, where it tends to
+  drop headings), or the page is over MAX_EXTRACT_CHARS, the whole page is converted (`full_text`).
 - Books and mail bodies use `full_text` directly: every visible element, in order.
 - The text starts with `# Title` (from <title>, unless the first heading already says it);
   headings are `#`..`######` lines, and each heading starts a span labelled `§ Heading`.
@@ -23,6 +24,8 @@ _BLOCK = {"p", "div", "section", "article", "main", "header", "footer", "aside",
           "figcaption", "form", "fieldset", "address", "details", "summary", "dl", "dt", "dd", "ul", "ol", "table",
           "hr", "center", "body", "html"}
 MAX_HTML_BYTES = 200_000_000
+MAX_EXTRACT_CHARS = 5_000_000  # bigger pages are documents (books, dumps), not web pages: full text, fast
+KEEP_FULL = 0.85  # if trafilatura keeps more than this share of the full text, keep the full text
 
 
 def decode_html(data: bytes | str) -> str:
@@ -79,7 +82,8 @@ def full_text(tree) -> str:
 def _tidy(text: str) -> str:
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n[ \t]+(?=[^ \t-])", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return re.sub(r"(?m)^(\|.*\|)\n\n(?=\|)", r"\1\n", text).strip("\n")  # table rows stay together
 
 
 def _nl(out: list[str], n: int = 1) -> None:
@@ -223,11 +227,14 @@ def to_text(data: bytes | str, *, extract_main: bool = True) -> tuple[str, str]:
     """(text, title) of an HTML document. Raises ReadError."""
     if isinstance(data, (bytes, bytearray)) and len(data) > MAX_HTML_BYTES:
         raise ReadError(f"HTML document larger than {MAX_HTML_BYTES // 1_000_000} MB")
-    tree = parse_tree(decode_html(data))
+    html = decode_html(data)
+    tree = parse_tree(html)
     title = page_title(tree)
-    text = main_text(tree) if extract_main else None
-    if text is None:
-        text = full_text(parse_tree(decode_html(data)) if extract_main else tree)
+    text = full_text(tree)
+    if extract_main and len(html) <= MAX_EXTRACT_CHARS:
+        main = main_text(parse_tree(html))  # trafilatura changes the tree it is given
+        if main is not None and len(main) < KEEP_FULL * len(text):
+            text = main  # it dropped real boilerplate; otherwise the full text keeps more structure
     text = text.strip("\n")
     if title:
         first = _HEADING.match(text)
