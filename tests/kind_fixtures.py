@@ -34,7 +34,7 @@ def chapter_text(n: int) -> str:
     return f"Chapter {n} text: the lighthouse keeper counted {n * 7} ships, marker CH{n:03d}."
 
 
-def make_epub(path: Path, chapters: int = 3, *, drm: bool = False) -> Path:
+def make_epub(path: Path, chapters: int = 3, *, drm: bool = False, paragraphs: int = 1) -> Path:
     """A minimal EPUB 3 (mimetype stored first, container, OPF with a spine in reverse file order)."""
     container = ('<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
                  '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
@@ -54,7 +54,8 @@ def make_epub(path: Path, chapters: int = 3, *, drm: bool = False) -> Path:
         for i in range(chapters, 0, -1):  # written in reverse: the spine, not the ZIP order, decides
             z.writestr(f"OEBPS/text/ch{i}.xhtml",
                        '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
-                       f'<title>Chapter {i}</title></head><body><h1>Chapter {i}</h1><p>{chapter_text(i)}</p></body></html>')
+                       f'<title>Chapter {i}</title></head><body><h1>Chapter {i}</h1>' + f'<p>{chapter_text(i)}</p>' * paragraphs
+                       + '</body></html>')
         if drm:
             z.writestr("META-INF/encryption.xml",
                        '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
@@ -170,4 +171,20 @@ def make_scan_pdf(path: Path, pages: int = 1, *, stray: str = "") -> Path:
             c.drawString(10, 10, stray)
         c.showPage()
     c.save()
+    return path
+
+
+def make_big_html(path: Path, sections: int) -> Path:
+    """A long web page: a menu and footer around `sections` sections of a few paragraphs each."""
+    body = "".join(f"<h2>Section {i}</h2>" + f"<p>{chapter_text(i)} The committee met again and agreed on item {i}.</p>" * 4
+                   for i in range(1, sections + 1))
+    path.write_text(HTML_PAGE.replace("<h2>Introduction</h2>", body + "<h2>Introduction</h2>"), encoding="utf-8")
+    return path
+
+
+def make_csv(path: Path, rows: int) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("id,name,amount,comment\n")
+        for r in range(rows):
+            fh.write(f'{r},item-{r},{r * 1.25:.2f},"note, with comma {r % 97}"\n')
     return path

@@ -87,7 +87,10 @@ def ocr_image(img) -> str:
     if img.mode == "L":
         img = img.convert("RGB")
     result, _ = engine()(np.asarray(img))
-    return lines_from_boxes(result)
+    import unicodedata
+
+    # NFKC: the recogniser (trained on Chinese and English) emits full-width punctuation such as "）".
+    return unicodedata.normalize("NFKC", lines_from_boxes(result))
 
 
 def _frames(source):

@@ -137,16 +137,31 @@ def read_delimited(data: bytes, kind: str) -> Parsed:
         raise ReadError(f"binary file ({e}), not {kind.upper()}") from None
     delimiter = "\t" if kind == "tsv" else _sniff_delimiter(text[:65536])
     csv.field_size_limit(1 << 30)
-    b = _Builder()
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    del text
     try:
-        b.sheet("", ((i, [cell_text(c) for c in row]) for i, row in enumerate(reader, 1)))
+        lines = _delimited_lines(reader)
     except csv.Error as e:
         raise ReadError(f"damaged {kind.upper()} (line {reader.line_num}: {e})") from None
-    if not b.rows:
+    while lines and not lines[-1]:
+        lines.pop()
+    if not any(lines):
         raise ReadError(f"no values in the {kind.upper()} file")
-    return Parsed("".join(b.parts), kind, b.spans, [], {"encoding": enc, "rows": b.rows,
-                                                         "delimiter": delimiter}, unit="sheet")
+    out = "\n".join(lines)
+    return Parsed(out, kind, [(1, 0, len(out), "", 1)], [], {"encoding": enc, "rows": len(lines),
+                                                                "delimiter": delimiter}, unit="sheet")
+
+
+def _delimited_lines(reader) -> list[str]:
+    """One line per record (record N is line N, so row spans need no gaps); the fast path joins
+    the cells as they are, the slow one cleans cells holding tabs or newlines."""
+    lines = []
+    for row in reader:
+        line = "\t".join(row)
+        if "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
+            line = "\t".join(cell_text(c) for c in row)
+        lines.append(line.rstrip("\t"))
+    return lines
 
 
 def _sniff_delimiter(sample: str) -> str:
