@@ -229,3 +229,40 @@ def test_url_with_a_scripted_question(site, cli, script):
     r = cli(["ask", site.url + "/notes.txt", "how many apples?", "-m", model])
     assert r.exit_code == 0, r.stderr
     assert r.stdout == "3\n"
+
+
+def test_download_progress_bar_on_a_terminal(site):
+    import io
+
+    from rich.console import Console
+
+    from rlm_cli.ingest.progress import RichProgress
+
+    def big(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(40 * 65536))
+        h.end_headers()
+        for _ in range(40):
+            h.wfile.write(b"z" * 65536)
+
+    site.routes["/big.txt"] = big
+    buf = io.StringIO()
+    bar = RichProgress(Console(file=buf, force_terminal=True, width=100), delay=0.0)
+    ctx = load_sources([site.url + "/big.txt"], progress=bar)
+    assert len(ctx.text) == 40 * 65536
+    out = buf.getvalue()
+    assert "Downloading" in out and "/2.6 MB" in out  # MB done of the announced total
+    assert not bar.shown  # transient: gone when ingestion ends
+    piped = io.StringIO()
+    load_sources([site.url + "/big.txt"], progress=RichProgress(Console(file=piped), delay=0.0), use_cache=False)
+    assert piped.getvalue() == ""  # no bar without a terminal
+
+
+def test_parse_size():
+    from rlm_cli.ingest.base import parse_size
+
+    assert parse_size("200MB") == 200_000_000 and parse_size("1.5 GB") == 1_500_000_000
+    assert parse_size("500k") == 500_000 and parse_size("2MiB") == 2 * 1024 * 1024 and parse_size("123") == 123
+    with pytest.raises(ValueError):
+        parse_size("lots")
