@@ -12,7 +12,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import rlm_cli.ingest as ingest
 from rlm_cli.errors import InputError
 from rlm_cli.ingest import cache, load_sources
 from tests import ingest_fixtures as fx

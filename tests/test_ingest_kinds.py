@@ -104,7 +104,7 @@ def test_eml_headers_body_and_attachments(tmp_path):
     assert body.startswith("From: Alice Example <alice@example.org>\nTo: Bob <bob@example.org>\n"
                            "Date: Mon, 01 Jul 2024 10:00:00 +0000\nSubject: Quarterly numbers MAIL-SUBJ\n\n")
     assert "PLAIN-BODY-7" in body
-    assert f"[Attachment: report.pdf (pdf, " in body and "blob.bin (application/octet-stream" in body
+    assert "[Attachment: report.pdf (pdf, " in body and "blob.bin (application/octet-stream" in body
     assert att.name == f"{p} › report.pdf" and att.kind == "pdf" and len(att.pages) == 2
     assert ctx.locate(ctx.text.index("PG0002")) == f"{p} › report.pdf p.2"
     html_only = tmp_path / "h.eml"

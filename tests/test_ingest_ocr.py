@@ -44,7 +44,7 @@ def test_scanned_pdf_without_the_extra_says_how_to_read_it(no_ocr, tmp_path):
 def test_image_without_the_extra(no_ocr, tmp_path):
     p = tmp_path / "photo.jpg"
     kf.text_image().convert("RGB").save(p, "JPEG")
-    with pytest.raises(InputError, match=rf"photo.jpg: JPEG image: its text needs OCR: install the \[ocr\] extra"):
+    with pytest.raises(InputError, match=r"photo.jpg: JPEG image: its text needs OCR: install the \[ocr\] extra"):
         load_sources([str(p)])
 
 
