@@ -24,8 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _rss_mb() -> float:
-    """Peak RSS of this process, or of its largest worker process if that is bigger (Linux: KiB)."""
+    """Peak RSS of this process (VmHWM: unlike ru_maxrss it is not inherited across exec from the
+    bench parent), or of its largest worker process if that is bigger (Linux: KiB)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as fh:
+            own = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, kids) / 1024
 

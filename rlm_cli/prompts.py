@@ -104,12 +104,21 @@ def first_message(info: PromptInfo, budget: str = "") -> str:
 def source_lines(sources: list[dict], limit: int = 30) -> str:
     lines = []
     for s in sources[:limit]:
-        n = len(s["pages"]) if isinstance(s.get("pages"), list) else int(s.get("pages") or 0)
-        pages = f", {n:,} {s.get('unit') or 'page'}{'s' if n != 1 else ''}" if n else ""
-        lines.append(f"- {s['name']} ({s.get('kind', 'text')}, {s['end'] - s['start']:,} chars{pages}) at offsets {s['start']:,}-{s['end']:,}")
+        lines.append(f"- {s['name']} ({s.get('kind', 'text')}, {s['end'] - s['start']:,} chars{_parts(s)}) at offsets {s['start']:,}-{s['end']:,}")
     if len(sources) > limit:
         lines.append(f"- ... and {len(sources) - limit:,} more (see `sources` in the REPL)")
     return "\n".join(lines)
+
+
+def _parts(s: dict) -> str:
+    """', 12 pages' / ', 3 slides' / ', 2 sheets' (a sheet's row runs counted once); '' without parts."""
+    pages = s.get("pages")
+    if isinstance(pages, list):
+        n = len({p.get("label") for p in pages}) if s.get("unit") == "sheet" else len(pages)
+    else:
+        n = int(pages or 0)
+    unit = s.get("unit") or "page"
+    return f", {n:,} {unit}{'s' if n != 1 else ''}" if n else ""
 
 
 def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: int, budget: str = "") -> str:
