@@ -137,8 +137,7 @@ def read_delimited(data: bytes, kind: str) -> Parsed:
         raise ReadError(f"binary file ({e}), not {kind.upper()}") from None
     delimiter = "\t" if kind == "tsv" else _sniff_delimiter(text[:65536])
     csv.field_size_limit(1 << 30)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    del text
+    reader = csv.reader(_lines(text), delimiter=delimiter)  # not StringIO: it would hold 4 bytes/char
     try:
         lines = _delimited_lines(reader)
     except csv.Error as e:
@@ -150,6 +149,15 @@ def read_delimited(data: bytes, kind: str) -> Parsed:
     out = "\n".join(lines)
     return Parsed(out, kind, [(1, 0, len(out), "", 1)], [], {"encoding": enc, "rows": len(lines),
                                                                 "delimiter": delimiter}, unit="sheet")
+
+
+def _lines(text: str):
+    """The lines of `text` (newlines kept), lazily: no second copy of a big file."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start) + 1 or n
+        yield text[start:end]
+        start = end
 
 
 def _delimited_lines(reader) -> list[str]:
