@@ -14,6 +14,7 @@ Without the extra, the same pages are reported with a hint naming the extra (HIN
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import threading
@@ -28,8 +29,9 @@ _engine = None
 _lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=1)
 def available() -> bool:
-    """Is the OCR engine installed? (Cheap: no import.)"""
+    """Is the OCR engine installed? (Cheap: no import; asked once per process.)"""
     try:
         return importlib.util.find_spec("rapidocr_onnxruntime") is not None
     except (ImportError, ValueError):
@@ -117,10 +119,16 @@ def read_image(source, label: str = "image", progress=None) -> Parsed:
     img, n, frames = _frames(source)
     progress.start(n, "pages", "OCR")
     texts = []
-    for frame in frames:
-        texts.append(ocr_image(frame.copy()))
-        progress.advance(1)
-    img.close()
+    try:
+        for frame in frames:
+            texts.append(ocr_image(frame.copy()))
+            progress.advance(1)
+    except ReadError:
+        raise
+    except Exception as e:  # the engine failing on one odd image: one line, not a traceback
+        raise ReadError(f"OCR failed ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})") from None
+    finally:
+        img.close()
     if n == 1:
         text, spans = texts[0], []
     else:

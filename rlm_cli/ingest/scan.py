@@ -50,7 +50,11 @@ def finish(source, password, parsed: Parsed, mode: str, progress) -> Parsed:
     if targets:
         if progress is not None:
             progress.finish()  # the text-layer bar is over; the OCR bar starts
-        found = ocr.ocr_pdf_pages(source, password, targets, progress)
+        try:
+            found = ocr.ocr_pdf_pages(source, password, targets, progress)
+        except Exception as e:  # the engine failing must not lose the text layer we have
+            found = {}
+            warnings.append(f"OCR failed ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); text layer kept")
         for n, text in found.items():
             if _chars(text) > _chars(texts[n - 1]) or mode == "always" and text.strip():
                 texts[n - 1] = text
