@@ -7,7 +7,7 @@ line; `Source.start/end` cover only the source's own text.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SEPARATOR_FORMAT = "==> {name} <==\n"
 
@@ -72,6 +72,17 @@ class Context:
 
     def __len__(self) -> int:
         return len(self.text)
+
+    def concat(self, more: "Context", sep: str = "\n\n") -> "Context":
+        """This context followed by `more` (its sources shifted): offsets into this one stay valid.
+        A single source added gets its `==> NAME <==` line, as in a context of several sources."""
+        if len(more.sources) == 1 and more.sources[0].start == 0:
+            sep += SEPARATOR_FORMAT.format(name=more.sources[0].name)
+        shift = len(self.text) + len(sep)
+        moved = [replace(s, start=s.start + shift, end=s.end + shift, warnings=list(s.warnings),
+                         pages=[replace(p, start=p.start + shift, end=p.end + shift) for p in s.pages])
+                 for s in more.sources]
+        return Context(self.text + sep + more.text, self.sources + moved, self.warnings + more.warnings)
 
     def source_at(self, offset: int) -> Source | None:
         starts = [s.start for s in self.sources]
