@@ -96,3 +96,14 @@ def test_prompt_describes_sources_and_documents(cli, stub_server, tmp_path):
     assert "pptx, 300 chars, 3 slides" in prompt
     assert "`documents`" in prompt and "==> NAME <==" in prompt and "slide 12" in prompt
     assert "SLIDE02" not in prompt  # never the document itself
+
+
+def test_documents_pickle_without_the_repl():
+    """A variable holding a document (d = documents[0]) survives a conversation's state save."""
+    import pickle
+
+    from rlm_cli.sandbox import worker
+
+    d = worker.Document({"name": "a.txt", "kind": "text", "start": 4, "end": 9, "pages": [{"page": 1, "start": 4, "end": 9}]})
+    back = pickle.loads(pickle.dumps(d))
+    assert (back.name, back.kind, back.start, back.end, back.pages) == ("a.txt", "text", 4, 9, [{"page": 1, "start": 0, "end": 5}])

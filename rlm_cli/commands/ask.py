@@ -86,7 +86,8 @@ def ask(
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
     pdf_engine: str = typer.Option("auto", "--pdf-engine", help="auto | pdfium | pypdf."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the parse cache."),
-    ocr: OcrMode = typer.Option(OcrMode.auto, "--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): auto (pages without text, images named here), always, never."),
+    ocr: OcrMode = typer.Option(OcrMode.auto, "--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): "
+                                "auto (pages without text, images named here), always, never."),
     max_download: Optional[str] = typer.Option(None, "--max-download", metavar="SIZE", help="Largest URL download, e.g. 50MB, 1GB [default: 200MB]."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Also write the trajectory (JSON lines) to FILE."),
     estimate: bool = typer.Option(False, "--estimate", "--dry-run", help="Print a cost/time estimate range and exit; nothing is sent."),

@@ -24,7 +24,8 @@ class PdfEngine(str, Enum):
 
 def register(app: typer.Typer) -> None:
     app.command("ingest", help="Show what the model will see for SOURCES: per-source chars, tokens, pages, warnings.")(ingest)
-    cache_app = typer.Typer(help="The parse cache (text of PDF, DOCX, XLSX, PPTX, EPUB, HTML, e-mail and OCR'd files, keyed by path, size, mtime and content hash; URLs by ETag/Last-Modified).",
+    cache_app = typer.Typer(help="The parse cache (text of PDF, DOCX, XLSX, PPTX, EPUB, HTML, e-mail and OCR'd files, keyed by "
+                                 "path, size, mtime and content hash; URLs by ETag/Last-Modified).",
                             no_args_is_help=True)
     cache_app.command("info", help="Where the cache is, how many entries, how big.")(cache_info)
     cache_app.command("clear", help="Delete every cache entry.")(cache_clear)
@@ -64,7 +65,8 @@ def _env(ctx: typer.Context):
 
 def ingest(
     ctx: typer.Context,
-    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, http(s) URLs, or '-' for stdin (stdin is read when none is given)."),
+    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, http(s) URLs, or '-' for stdin "
+                                                               "(stdin is read when none is given)."),
     include: List[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Skip files/dirs matching this glob (repeatable)."),
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),

@@ -141,24 +141,26 @@ class Timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+_REPL = None  # the Repl of this process: Document objects read `context` through it (so they pickle)
+
+
 class Document:
     """One source of `context` (the `documents` list): .name, .kind, .start, .end, .text (that
     source's text only), .pages (its spans), .locate(i) for an offset i in .text."""
 
-    __slots__ = ("_repl", "name", "kind", "start", "end", "pages")
+    __slots__ = ("name", "kind", "start", "end", "pages")
 
-    def __init__(self, repl, source: dict):
-        self._repl = repl
+    def __init__(self, source: dict):
         self.name, self.kind = source.get("name", ""), source.get("kind", "text")
         self.start, self.end = int(source.get("start", 0)), int(source.get("end", 0))
         self.pages = [dict(p, start=p["start"] - self.start, end=p["end"] - self.start) for p in source.get("pages") or []]
 
     @property
     def text(self) -> str:
-        return self._repl.reserved["context"][self.start:self.end]
+        return _REPL.reserved["context"][self.start:self.end]
 
     def locate(self, offset) -> str:
-        return self._repl.locate(self.start + max(0, int(offset)))
+        return _REPL.locate(self.start + max(0, int(offset)))
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -200,7 +202,9 @@ class Repl:
             "locate": self.locate,
             "SHOW_VARS": self.SHOW_VARS,
         }
-        self.reserved["documents"] = [Document(self, s) for s in sources]
+        global _REPL
+        _REPL = self
+        self.reserved["documents"] = [Document(s) for s in sources]
         self._starts = [s["start"] for s in sources]
         self.namespace.update(self.reserved)
         # Small models often write Final(...)/final(...): accept them, but unprotected (a model may
