@@ -45,11 +45,14 @@ def engine():
         if _engine is None:
             if not available():
                 raise ReadError(f"image or scanned page needs OCR: {EXTRA}")
-            from rapidocr_onnxruntime import RapidOCR
+            try:
+                from rapidocr_onnxruntime import RapidOCR
 
-            for name in ("RapidOCR", "OrtInferSession"):  # it logs DEBUG lines to stderr by default
-                logging.getLogger(name).disabled = True
-            _engine = RapidOCR()
+                for name in ("RapidOCR", "OrtInferSession"):  # it logs DEBUG lines to stderr by default
+                    logging.getLogger(name).disabled = True
+                _engine = RapidOCR()
+            except (ImportError, OSError) as e:  # e.g. OpenCV without the system's libGL
+                raise ReadError(f"the OCR engine could not be loaded ({str(e).splitlines()[0][:120]})") from None
             for name in ("RapidOCR", "OrtInferSession"):
                 logging.getLogger(name).disabled = True
     return _engine
