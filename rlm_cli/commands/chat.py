@@ -44,6 +44,8 @@ def chat(
     response_cache: O.ResponseCache = False,
     cache_sampled: O.CacheSampled = False,
     no_prompt_cache: O.NoPromptCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
     trace: O.Trace = None,
     color: O.ColorOpt = O.Color.auto,
     continue_latest: O.Continue = False,
