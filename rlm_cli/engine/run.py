@@ -207,6 +207,8 @@ class Run:
         emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok",
              prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
              duration_s=round(c.duration_s, 4), text=c.text, totals=self.totals(), **cache)
+        if self.cancelled.is_set():  # cancelled while the call was out: its reply's code must not run
+            raise Cancelled("the run was cancelled")
         return c.text
 
     def _from_cache(self, model: str, messages: list[dict], emit, role: str, subcall: int | None) -> str | None:

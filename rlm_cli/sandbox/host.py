@@ -414,6 +414,13 @@ class SubprocessSandbox:
             reply.update(error=str(exc), fatal=exc.fatal)
         return reply
 
+    def interrupt(self) -> None:
+        """From any thread: kill the worker's process group now. A running block ends as if the worker had
+        died (the REPL restarts, its variables lost); the caller stops the run (Run.cancel)."""
+        proc = self.proc
+        if proc is not None:
+            proc._signal_group()
+
     def _restart(self) -> None:
         if self.proc is not None:
             self.proc.kill()
