@@ -242,6 +242,7 @@ def _files() -> list[str]:
          "Search order: --config, $RLM_CONFIG, this file, then the packaged default. rlm config path prints it."),
         ("cache", "$XDG_CACHE_HOME/rlm (default ~/.cache/rlm)",
          "ingest/: the parse cache of PDF and DOCX text (rlm cache info, rlm cache clear); "
+         "responses.sqlite3: the response cache of --cache (rlm cache clear --responses); "
          "models/*.gguf: the assembled local model."),
         ("logs", "$XDG_STATE_HOME/rlm/log (default ~/.local/state/rlm/log)",
          "runs/RUN_ID.jsonl: one trajectory per run, one JSON event per line, secrets redacted (rlm logs)."),
