@@ -30,3 +30,11 @@ class Model(Protocol):
 
 def approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def message_text(message: dict) -> str:
+    """A chat message's text, whether its content is a string or a list of parts."""
+    c = message.get("content") or ""
+    if isinstance(c, list):  # OpenAI content parts (e.g. marked for the prompt cache)
+        return "".join(str(p.get("text", "")) for p in c if isinstance(p, dict))
+    return str(c)

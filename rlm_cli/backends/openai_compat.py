@@ -27,6 +27,15 @@ class Tokens(NamedTuple):
     completion: int | None = None
     cached: CacheCounts = CacheCounts()
 
+    @classmethod
+    def of_litellm(cls, u) -> "Tokens":
+        """LiteLLM's Usage object (its prompt_tokens include cache reads and writes)."""
+        if u is None:
+            return cls()
+        pt, ct = getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None)
+        pt = pt if isinstance(pt, int) else None
+        return cls(pt, ct if isinstance(ct, int) else None, counts(u, pt))
+
 
 class APIError(Exception):
     """The server answered with an error status."""

@@ -26,6 +26,7 @@ from ..threads import start_daemon
 from . import prompt_cache
 from .prompt_cache import mark as prompt_cache_marks
 from .failures import backend_error
+from .base import message_text
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
@@ -258,7 +259,10 @@ class LLMBackend:
         (provider model, api_base, request parameters). Keys and transport settings are left out."""
         if model.startswith("scripted/"):
             return self._scripted_model(model).request_params(model)
-        return [{"name": n, "model": ep.model, "api_base": ep.api_base,
+        def base(ep: Endpoint) -> str | None:  # OpenAI-style deployments without api_base follow $OPENAI_BASE_URL
+            return ep.api_base or (os.environ.get("OPENAI_BASE_URL") if ep.model.startswith(FAST_PREFIXES) else None)
+
+        return [{"name": n, "model": ep.model, "api_base": base(ep),
                  "params": {k: v for k, v in sorted(ep.params.items()) if k not in _NOT_SENT and not _secret(k)}}
                 for n in self.chain(model) for ep in self.groups[n]]
 
@@ -322,7 +326,7 @@ class LLMBackend:
             ep, text, usage = self._fast_complete(model, messages, timeout)
         else:
             ep, text, usage = self._router_complete(model, messages, timeout)
-        pt = usage.prompt if usage.prompt is not None else sum(approx_tokens(_text(m.get("content"))) for m in messages)
+        pt = usage.prompt if usage.prompt is not None else sum(approx_tokens(message_text(m)) for m in messages)
         ct = usage.completion if usage.completion is not None else approx_tokens(text)
         return Completion(text, model, pt, ct, _cost(ep, pt, ct, usage.cached), time.monotonic() - t0,
                           cached_tokens=usage.cached.read, cache_write_tokens=usage.cached.write)
@@ -357,7 +361,9 @@ class LLMBackend:
         served = (getattr(resp, "_hidden_params", None) or {}).get("model_id")
         ep = next((e for n in self.chain(model) for e in self.groups[n] if e.id == served), first)
         text = resp.choices[0].message.content or "" if resp.choices else ""
-        return ep, text, _tokens(getattr(resp, "usage", None))
+        from .openai_compat import Tokens
+
+        return ep, text, Tokens.of_litellm(getattr(resp, "usage", None))
 
     def _fast_complete(self, model: str, messages: list[dict], timeout: float):
         """The Router's behaviour for OpenAI-compatible deployments before the Router exists:
@@ -411,23 +417,6 @@ def _secret(param: str) -> bool:
     p = param.lower()
     return p == "key" or p.endswith("_key") or any(w in p for w in ("secret", "credential", "password", "session_token",
                                                                     "auth_token", "access_token"))
-
-
-def _tokens(u):
-    """LiteLLM's Usage as the fast path's Tokens (prompt_tokens includes cached reads and writes)."""
-    from .openai_compat import Tokens
-
-    if u is None:
-        return Tokens()
-    pt, ct = getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None)
-    pt = pt if isinstance(pt, int) else None
-    return Tokens(pt, ct if isinstance(ct, int) else None, prompt_cache.counts(u, pt))
-
-
-def _text(content) -> str:
-    if isinstance(content, list):  # content parts (e.g. marked for the prompt cache)
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
 
 
 def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_retries: int, timeout: float):
