@@ -71,3 +71,27 @@ def test_cli_estimate_says_what_caching_saves(cli):
     assert "prompt cache (breakpoints)" in r.stdout and "without it: $" in r.stdout
     r = cli(["ask", "-", "q", "-m", "anthropic/claude-sonnet-4-5", "--estimate", "--no-prompt-cache"], stdin=b"word " * 5000)
     assert "prompt cache" not in r.stdout
+
+
+def test_estimate_brackets_a_real_scripted_run(cli, script, tmp_path):
+    """The printed range of model calls holds the calls a real run makes (search, read, answer)."""
+    import re
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Quarterly notes. " * 3000 + "The supplier that missed was Brightwater. " + "More notes. " * 3000,
+                   encoding="utf-8")
+    fence = "```repl\n{}\n```"
+    model = script([
+        {"turn": 1, "when": "Question", "reply": fence.format("i = context.find('missed')\nprint(i)")},
+        {"turn": 2, "when": ".", "reply": fence.format(
+            "parts = [context[j:j + 20000] for j in range(0, len(context), 20000)]\n"
+            "notes = llm_query_batched(['Who missed? ' + p for p in parts])\nprint(notes)")},
+        {"turn": 3, "when": ".", "reply": fence.format("FINAL('Brightwater')")},
+        {"when": "Who missed", "reply": "Brightwater"},
+    ])
+    est = cli(["ask", doc, "Which supplier missed?", "-m", model, "--estimate"])
+    low, high = map(int, re.search(r"model calls: (\d+)-(\d+)", est.stdout).groups())
+    run = cli(["ask", doc, "Which supplier missed?", "-m", model, "--json"])
+    assert run.exit_code == 0, run.stderr
+    calls = run.json()["calls"]
+    assert low <= calls <= high, (low, calls, high)
