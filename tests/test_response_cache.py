@@ -196,3 +196,13 @@ def test_profile_cache_setting_is_checked(tmp_path, value):
     text = f"model_list: [{{model_name: m, litellm_params: {{model: openai/m}}}}]\nrlm: {{profiles: {{p: {{root: m, cache: {value}}}}}}}\n"
     with pytest.raises(ConfigError, match="cache must be true, false or sampled"):
         profiles.parse(text, tmp_path / "c.yaml")
+
+
+def test_python_api_cache_argument(stub_server, tmp_path):
+    from rlm_cli import RLM
+
+    server = stub_server(scripted_responder(RULES))
+    kwargs = {"model_name": "m", "api_base": server.url}
+    for _ in range(2):
+        result = RLM("openai", kwargs, cache=True).completion("how many needles?", "needle " * 4)
+    assert result.response == "4 needles found" and len(server.chat_requests) == 3
