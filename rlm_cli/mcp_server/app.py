@@ -46,7 +46,8 @@ def build(options: ServerOptions, max_parallel: int = 4):
         token = anyio.lowlevel.current_token()
 
         def send(step: int, message: str) -> None:
-            anyio.from_thread.run(ctx.report_progress, step, None, message, token=token)
+            if not job.cancelled.is_set():  # after a cancellation the request is gone: nothing to report to
+                anyio.from_thread.run(ctx.report_progress, step, None, message, token=token)
 
         job = AskJob(options, spending, question, list(sources or []), conversation, profile,
                      Budget(max_cost, max_iterations, timeout), Progress(send))
