@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence, Union
 
-from . import events as ev
-from .errors import ExitStatus, LimitExceeded, RLMError, UsageError
+from . import defaults
+from .errors import ExitStatus, UsageError
 
 ContextArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]], Any]
 
@@ -50,6 +50,7 @@ class RLMResult:
     sub_model: str = ""
     error: str | None = None
     trajectory_path: str | None = None
+    conversation: str | None = None  # the conversation's id (persistent RLM, RLM.conversation)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -66,57 +67,102 @@ class RLM:
                  sub_backend_kwargs: dict | None = None, *, profile: str | None = None, config: str | None = None,
                  verbose: bool = False, max_iterations: int | None = None, max_depth: int | None = None,
                  max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
-                 timeout: float | None = None, exec_timeout: float = 60.0, concurrency: int | None = None,
-                 sandbox: str = "auto", save_trajectory: bool = True):
+                 timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
+                 concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True,
+                 persistent: bool = False, cache: bool | None = None, prompt_cache: bool | None = None):
+        """`persistent=True`: every `completion` is a follow-up in one conversation (the REPL keeps its
+        variables between calls; `close()` or `with RLM(...)` ends it). `cache=True`: the response cache
+        (`--cache`); `prompt_cache=False`: no provider prompt-cache marks (`--no-prompt-cache`)."""
+        from .runs import RunOptions
+
         if sandbox not in ("auto", "strict", "basic"):
             raise UsageError(f"sandbox={sandbox!r}: use 'auto', 'strict' or 'basic'")
         self.verbose = verbose
-        self.limits = {"max_iterations": max_iterations, "max_depth": max_depth, "max_calls": max_calls,
-                       "max_cost": max_cost, "max_tokens": max_tokens, "timeout": timeout}
-        self.exec_timeout = exec_timeout
-        self.sandbox = sandbox
-        self.save_trajectory = save_trajectory
+        self.options = RunOptions(max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls,
+                                  max_cost=max_cost, max_tokens=max_tokens, timeout=timeout,
+                                  exec_timeout=exec_timeout, concurrency=concurrency, sandbox=sandbox,
+                                  trajectory=save_trajectory, cache=cache, prompt_cache=prompt_cache)
         if profile is not None or backend_kwargs is None:
-            self._from_profile(profile, config, concurrency)
+            from . import config as cfg
+            from .runs import concurrency as pick_concurrency
+
+            self.resolved = cfg.resolve(profile=profile, config_path=config,
+                                        concurrency=pick_concurrency(self.options, None))
         else:
-            self._from_kwargs(backend, backend_kwargs, sub_backend_kwargs, concurrency)
-
-    # ---- set-up -------------------------------------------------------------------------------------
-    def _from_profile(self, profile: str | None, config: str | None, concurrency: int | None) -> None:
-        from . import config as cfg
-
-        resolved = cfg.resolve(profile=profile, config_path=config, concurrency=concurrency or 8)
-        self.backend, self.root_model, self.sub_model = resolved.backend, resolved.root_model, resolved.sub_model
-        self.profile_limits = dict(resolved.limits or {})
-        self.concurrency = concurrency or resolved.concurrency or 8
-
-    def _from_kwargs(self, backend: str, kwargs: dict, sub_kwargs: dict | None, concurrency: int | None) -> None:
-        from .backends.router import LLMBackend
-
-        root = _endpoint(backend, kwargs)
-        sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
-        self.concurrency = concurrency or 8
-        endpoints = {root.model: root, sub.model: sub}
-        self.backend = LLMBackend(endpoints, default_api_base=root.api_base, concurrency=self.concurrency)
-        self.root_model, self.sub_model = root.model, sub.model
-        self.profile_limits = {}
+            self.resolved = _from_kwargs(backend, backend_kwargs, sub_backend_kwargs, self.options)
+        self.backend = self.resolved.backend
+        self.root_model, self.sub_model = self.resolved.root_model, self.resolved.sub_model
+        self.persistent = persistent
+        self._session: "ConversationSession | None" = None
 
     # ---- answering ----------------------------------------------------------------------------------
     def completion(self, query: str, context: ContextArg = "", *, include: Sequence[str] = (),
                    exclude: Sequence[str] = (), password: str | None = None) -> RLMResult:
         """Answer `query` about `context` (text, a path, or a list of paths). Raises RLMError subclasses
         (InputError, BackendError, ...) on failure; a limit reached without an answer gives status "limit"."""
+        from .runs import make_run
+
         if not isinstance(query, str) or not query.strip():
             raise UsageError("the query is empty")
+        if self.persistent:
+            if self._session is None:
+                self._session = self.conversation(context, include=include, exclude=exclude, password=password)
+            elif _given(context):
+                self._session.add(context, include=include, exclude=exclude, password=password)
+            return self._session.completion(query)
         ctx = load_context(context, include=include, exclude=exclude, password=password)
-        run = self._make_run()
+        run = make_run(self.resolved, self.options)
         collected: list[dict] = []
-        sinks = self._sinks(run, collected)
-        try:
-            return self._execute(run, query, ctx, collected)
-        finally:
-            for sink in sinks:
-                getattr(sink, "close", lambda: None)()
+        for sink in self._sinks(collected):
+            run.bus.add(sink)
+        return _outcome(run.execute(query, ctx), collected)
+
+    def conversation(self, context: ContextArg = "", *, name: str | None = None, max_cost: float | None = None,
+                     max_tokens: int | None = None, max_calls: int | None = None, include: Sequence[str] = (),
+                     exclude: Sequence[str] = (), password: str | None = None) -> "ConversationSession":
+        """A conversation about `context`: `with rlm.conversation(context=...) as c: c.completion(q1);
+        c.completion(q2)`. The REPL keeps its variables between questions. `name`: keep it on disk (the
+        CLI can continue it: `rlm ask --conversation NAME`); `max_*`: caps for the whole conversation."""
+        from .conversation import Conversation, Store
+
+        ctx = load_context(context, include=include, exclude=exclude, password=password)
+        store = meta = lock = None
+        if name is not None:
+            import contextlib
+
+            from .conversation.inputs import context_sha256
+
+            store = Store()
+            meta = store.load(name) if store.exists(name) else store.create(name)
+            lock = contextlib.ExitStack()
+            lock.enter_context(store.lock(meta.id))
+            if meta.context_sha256 and meta.context_sha256 != context_sha256(ctx):
+                ctx.warnings.append(f"conversation '{name}': the context differs from its last question's")
+            if not meta.inputs:  # so that `rlm ask --conversation NAME` can read the documents again
+                meta.inputs = [_group(store, meta.id, context, ctx)]
+                meta.models = self._models()
+        caps = {"max_cost": max_cost, "max_tokens": max_tokens, "max_calls": max_calls}
+        conv = Conversation(self.resolved, self.options, ctx, store=store, meta=meta, caps=caps, lock=lock)
+        conv.remember_context()
+        return ConversationSession(self, conv)
+
+    def _models(self) -> dict:
+        """The models, as `rlm ask` options (never a key)."""
+        endpoint = getattr(self.backend, "endpoint", None)
+        api_base = endpoint(self.root_model).api_base if endpoint else None
+        return {"model": self.root_model, "sub_model": self.sub_model, "api_base": api_base}
+
+    def close(self) -> None:
+        """End the persistent conversation (if any): its REPL stops."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> "RLM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     async def acompletion(self, query: str, context: ContextArg = "", **kwargs) -> RLMResult:
         """`completion` in a worker thread, so an event loop stays responsive (and can run several)."""
@@ -124,56 +170,78 @@ class RLM:
 
         return await asyncio.to_thread(self.completion, query, context, **kwargs)
 
-    def _make_run(self):
-        from .engine import Run, RunConfig
-        from .sandbox import SandboxOptions
-        from .usage import Limits
-
-        values = {k: v if v is not None else self.profile_limits.get(k) for k, v in self.limits.items()}
-        defaults = Limits()
-        limits = Limits(**{k: v if v is not None else getattr(defaults, k) for k, v in values.items()})
-        sandbox = SandboxOptions(exec_timeout=self.exec_timeout, confine=_confine_spec(self.sandbox))
-        return Run(self.backend, RunConfig(self.root_model, self.sub_model, limits, self.concurrency, sandbox))
-
-    def _sinks(self, run, collected: list[dict]) -> list:
+    def _sinks(self, collected: list[dict]) -> list:
         from . import redact
 
         sinks: list = [lambda event: collected.append(redact.redact_obj(event.to_dict()))]
-        if self.save_trajectory:
-            from .ui.trajectory import TrajectoryWriter
-
-            writer = TrajectoryWriter(run.run_id)
-            run.trajectory_path = writer.path
-            sinks.append(writer)
         if self.verbose:
             from .ui.display import PlainLines
 
             sinks.append(PlainLines(sys.stderr, verbose=True, quiet=False))
-        for sink in sinks:
-            run.bus.add(sink)
         return sinks
 
-    def _execute(self, run, query: str, ctx, collected: list[dict]) -> RLMResult:
-        for warning in ctx.warnings:
-            run.bus.emit(ev.WARNING, message=warning)
-        try:
-            answer, status, error = run.answer(query, ctx).answer, "ok", None
-        except LimitExceeded as exc:
-            answer, status, error = None, "limit", str(exc)
-        except RLMError as exc:
-            run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
-            raise
-        except BaseException as exc:
-            kind = ev.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ev.FAILED
-            run.bus.emit(kind, error=f"{type(exc).__name__}: {exc}", **_totals(run))
-            raise
-        code = ExitStatus.OK if status == "ok" else ExitStatus.LIMIT
-        run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
-                     usage=run.usage.as_dict(), **_totals(run))
-        return _result(run, answer, status, error, collected)
+
+class ConversationSession:
+    """Questions in one conversation through the Python API (see `RLM.conversation`). One at a time."""
+
+    def __init__(self, rlm: RLM, conv):
+        import threading
+
+        self.rlm, self.conv = rlm, conv
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.conv.id
+
+    def completion(self, query: str) -> RLMResult:
+        if not isinstance(query, str) or not query.strip():
+            raise UsageError("the query is empty")
+        with self._lock:
+            collected: list[dict] = []
+            result = self.conv.ask(query, sinks=self.rlm._sinks(collected))
+        return _outcome(result, collected)
+
+    def add(self, context: ContextArg, **kwargs) -> None:
+        """More documents for the next questions (the variables are kept)."""
+        with self._lock:
+            self.conv.add(load_context(context, **kwargs))
+
+    def variables(self) -> list[dict]:
+        """The REPL's variables: name, type and size (never their content)."""
+        return [{"name": v.name, "type": v.type, "size": v.size} for v in self.conv.variables()]
+
+    def reset(self) -> None:
+        """A fresh REPL: every variable dropped."""
+        self.conv.reset()
+
+    @property
+    def usage(self) -> dict:
+        return dict(self.conv.meta.usage)
+
+    def close(self) -> None:
+        self.conv.close()
+
+    def __enter__(self) -> "ConversationSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # ---- helpers --------------------------------------------------------------------------------------
+def _from_kwargs(backend: str, kwargs: dict, sub_kwargs: dict | None, options):
+    from .backends.router import LLMBackend
+    from .config import Resolved
+    from .runs import concurrency
+
+    root = _endpoint(backend, kwargs)
+    sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
+    n = concurrency(options, None)
+    llm = LLMBackend({root.model: root, sub.model: sub}, default_api_base=root.api_base, concurrency=n)
+    return Resolved(llm, root.model, sub.model, concurrency=n)
+
+
 def _endpoint(backend: str, kwargs: dict):
     from .backends.router import Endpoint
 
@@ -212,27 +280,35 @@ def load_context(context: ContextArg, *, include=(), exclude=(), password=None):
     return load_sources(paths, include=list(include), exclude=list(exclude), password=password)
 
 
-def _confine_spec(mode: str) -> dict | None:
-    try:
-        from .sandbox.policy import spec_for_mode
-    except ImportError:  # confinement layers not available in this build: process isolation only
-        return None
-    return spec_for_mode(mode)
 
 
-def _totals(run) -> dict:
-    u = run.usage
-    return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
-            "duration_s": round(run.budget.elapsed(), 3)}
+def _group(store, cid: str, context, ctx) -> dict:
+    """How a later process reads this context again: its paths, or (for text) a copy kept with it."""
+    if isinstance(context, str):
+        return {"specs": ["-"], "stdin": store.keep_stdin(cid, ctx.text, 1)}
+    paths = [context] if isinstance(context, os.PathLike) else list(context)
+    return {"specs": [os.path.abspath(os.fspath(p)) for p in paths]}
 
 
-def _result(run, answer, status, error, collected) -> RLMResult:
-    u = run.usage
-    path = getattr(run, "trajectory_path", None)
-    return RLMResult(response=answer, status=status, run_id=run.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
-                     trajectory=list(collected), iterations=run.root_iterations, calls=u.calls, sub_calls=u.sub_calls,
-                     tokens=u.tokens, duration_s=round(run.budget.elapsed(), 3), root_model=run.config.root_model,
-                     sub_model=run.config.sub, error=error, trajectory_path=str(path) if path else None)
+def _given(context) -> bool:
+    return not (isinstance(context, str) and context == "")
 
 
-__all__ = ["RLM", "RLMResult", "load_context"]
+def _outcome(result, collected: list[dict]) -> RLMResult:
+    """The RLMResult, or the exception the run ended with (interrupted: KeyboardInterrupt)."""
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    if result.status == "error":
+        raise result.exception
+    return _result(result, collected)
+
+
+def _result(r, collected: list[dict]) -> RLMResult:
+    u = r.usage
+    return RLMResult(response=r.answer, status=r.status, run_id=r.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
+                     trajectory=list(collected), iterations=r.iterations, calls=u.calls, sub_calls=u.sub_calls,
+                     tokens=u.tokens, duration_s=r.duration_s, root_model=r.root_model, sub_model=r.sub_model,
+                     error=r.error, trajectory_path=r.trajectory_path, conversation=r.conversation)
+
+
+__all__ = ["RLM", "RLMResult", "ConversationSession", "load_context"]

@@ -25,6 +25,7 @@ class Resolved:
     concurrency: int | None = None
     notices: list[str] = field(default_factory=list)
     config: Config | None = None
+    caching: dict = field(default_factory=dict)  # the profile's cache / prompt_cache, rlm.cache_max_mb
 
 
 NO_MODEL_HINT = ("set a key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENROUTER_API_KEY), or pass "
@@ -55,8 +56,11 @@ def resolve(*, profile: str | None = None, config_path: str | None = None, model
     if prof and not model and not sub_model:
         _check_usable(cfg, prof, environ)
     backend = build_backend(cfg, [root, sub], api_base=api_base, concurrency=concurrency, environ=environ)
+    caching = dict(prof.caching) if prof else {}
+    if cfg.cache_max_mb is not None:
+        caching["cache_max_mb"] = cfg.cache_max_mb
     return Resolved(backend, root, sub, profile=prof.name if prof else None, limits=dict(prof.limits) if prof else {},
-                    concurrency=prof.concurrency if prof else None, notices=notices, config=cfg)
+                    concurrency=prof.concurrency if prof else None, notices=notices, config=cfg, caching=caching)
 
 
 def _named(cfg: Config, name: str) -> Profile:
@@ -135,7 +139,11 @@ def endpoint_for(d: Deployment, environ, api_base: str | None = None):
     key = params.pop("api_key", None)
     info = d.model_info
     num = lambda k: float(info[k]) if info.get(k) is not None else None  # noqa: E731
+    style = info.get("prompt_cache")  # checked when the config was read (profiles._deployments)
     return Endpoint(model, api_base=base, api_key=key, params=params, input_cost_per_token=num("input_cost_per_token"),
                     output_cost_per_token=num("output_cost_per_token"),
+                    cache_read_input_token_cost=num("cache_read_input_token_cost"),
+                    cache_creation_input_token_cost=num("cache_creation_input_token_cost"),
+                    prompt_cache="off" if style is False else style,
                     max_input_tokens=int(info["max_input_tokens"]) if info.get("max_input_tokens") else None,
                     name=d.model_name, id=str(info.get("id") or ""))

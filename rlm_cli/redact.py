@@ -1,6 +1,7 @@
 """Secret redaction: known secret values never reach stderr, tracebacks, logs or trajectory files."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -10,12 +11,16 @@ _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", 
 _KEY_SHAPES = re.compile(r"\b(sk|pk|rk|sess|key|api|gsk|xai|ghp|hf)[-_][A-Za-z0-9_\-*]{6,}")
 _lock = threading.Lock()
 _values: set[str] = set()
+_pattern: re.Pattern | None = None  # every known value, and its JSON-escaped form, longest first
 
 
 def register(value: str | None) -> None:
-    if value and len(value) >= 6:
+    global _pattern
+    if value and len(value) >= 6 and value not in _values:
         with _lock:
             _values.add(value)
+            forms = {v for x in _values for v in (x, json.dumps(x, ensure_ascii=False)[1:-1], json.dumps(x)[1:-1])}
+            _pattern = re.compile("|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)))
 
 
 def register_environment(environ=None) -> None:
@@ -24,19 +29,19 @@ def register_environment(environ=None) -> None:
             register(value)
 
 
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_ENV.search(name))
-
-
 def redact(text: str) -> str:
+    """Known secret values (raw or JSON-escaped, so a serialised line can be redacted in one pass) and
+    key-shaped strings replaced by [REDACTED]."""
     if not text:
         return text
-    with _lock:
-        values = sorted(_values, key=len, reverse=True)
-    for v in values:
-        if v in text:
-            text = text.replace(v, "[REDACTED]")
-    return _KEY_SHAPES.sub(lambda m: m.group(1) + "-[REDACTED]", text)
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub("[REDACTED]", text)
+    return _KEY_SHAPES.sub(_mask, text)
+
+
+def _mask(m: re.Match) -> str:
+    return m.group(1) + "-[REDACTED]"
 
 
 def redact_obj(obj):

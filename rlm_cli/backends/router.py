@@ -3,7 +3,7 @@
 litellm takes ~3 s to import here. The Router (retries with backoff, fallbacks between model names,
 load balancing over deployments sharing a model_name) is built in a background thread. Until it is
 ready, calls whose deployments are all `openai/...` (OpenAI, vLLM, llama.cpp server, a LiteLLM proxy,
-any OpenAI-compatible server) go through rlm_cli.openai_compat (httpx, 0.1 s import instead of the
+any OpenAI-compatible server) go through rlm_cli.openai_compat (urllib3, 0.09 s import instead of the
 `openai` SDK's 0.5 s) with the SDK's retry behaviour and the same fallback order; other providers wait for the Router. Prices and context windows come
 from `model_info` or from litellm's bundled price file, read without importing litellm.
 `rlm.router: always` in the config waits for the Router even for the first call; `never` skips it.
@@ -21,13 +21,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BackendError, ContextOverflow
+from ..errors import BackendError
+from ..threads import start_daemon
+from . import prompt_cache
+from .prompt_cache import mark as prompt_cache_marks
+from .failures import backend_error
+from .base import message_text
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices from the network
 
 FAST_PREFIXES = ("openai/",)
+PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost")
 _NOT_SENT = ("timeout", "stream", "max_retries", "rpm", "tpm", "num_retries", "weight", "order")
 
 
@@ -42,6 +48,9 @@ class Endpoint:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     max_input_tokens: int | None = None
+    cache_read_input_token_cost: float | None = None  # model_info; else litellm's price data
+    cache_creation_input_token_cost: float | None = None
+    prompt_cache: str | None = None  # model_info.prompt_cache: breakpoints | automatic | off (else detected)
     fast_path: bool = True
     name: str | None = None  # the model_name it serves (None: same as model)
     id: str = ""  # deployment id given to the Router (model_info.id)
@@ -59,7 +68,7 @@ class Endpoint:
         elif self.api_base and self.model.startswith(FAST_PREFIXES):
             params["api_key"] = "sk-none"  # local OpenAI-compatible servers want some key
         info = {"id": self.id}
-        for k in ("input_cost_per_token", "output_cost_per_token", "max_input_tokens"):
+        for k in PRICE_KEYS + ("max_input_tokens",):
             if getattr(self, k) is not None:
                 info[k] = getattr(self, k)
         return {"model_name": self.name or self.model, "litellm_params": params, "model_info": info}
@@ -76,8 +85,7 @@ def prefetch_litellm() -> None:
     global _litellm_thread
     with _litellm_lock:
         if _litellm is None and _litellm_thread is None:
-            _litellm_thread = threading.Thread(target=_import_litellm, name="rlm-import-litellm", daemon=True)
-            _litellm_thread.start()
+            _litellm_thread = start_daemon(_import_litellm, name="rlm-import-litellm")
 
 
 def _import_litellm():
@@ -98,19 +106,18 @@ _http_thread: threading.Thread | None = None
 
 
 def prefetch_http() -> None:
-    """Import httpx (the fast path's transport) in a background thread (idempotent)."""
+    """Import urllib3 (the fast path's transport) in a background thread (idempotent)."""
     global _http_thread
     with _litellm_lock:
-        if _http_thread is None and "httpx" not in sys.modules:
-            _http_thread = threading.Thread(target=_import_http, name="rlm-import-httpx", daemon=True)
-            _http_thread.start()
+        if _http_thread is None and "urllib3" not in sys.modules:
+            _http_thread = start_daemon(_import_http, name="rlm-import-http")
 
 
 def _import_http() -> None:
     import importlib
 
     try:
-        importlib.import_module("httpx")  # the fast path's transport (~0.1 s)
+        importlib.import_module("urllib3")  # the fast path's transport (~0.09 s)
     except ImportError:
         pass
 
@@ -144,19 +151,28 @@ def model_info(model: str) -> dict:
     return table.get(model) or table.get(name) or {}
 
 
-def _cost(ep: Endpoint, prompt_tokens: int, completion_tokens: int) -> float:
-    info = model_info(ep.model)
-    pin = ep.input_cost_per_token if ep.input_cost_per_token is not None else info.get("input_cost_per_token", 0.0)
-    pout = ep.output_cost_per_token if ep.output_cost_per_token is not None else info.get("output_cost_per_token", 0.0)
-    return prompt_tokens * (pin or 0.0) + completion_tokens * (pout or 0.0)
+def _price(ep: Endpoint, key: str):
+    value = getattr(ep, key)
+    return value if value is not None else model_info(ep.model).get(key)
 
 
 def prices(ep: Endpoint) -> tuple[float | None, float | None]:
     """(input, output) USD per token, None when unknown."""
-    info = model_info(ep.model)
-    pin = ep.input_cost_per_token if ep.input_cost_per_token is not None else info.get("input_cost_per_token")
-    pout = ep.output_cost_per_token if ep.output_cost_per_token is not None else info.get("output_cost_per_token")
-    return pin, pout
+    return _price(ep, "input_cost_per_token"), _price(ep, "output_cost_per_token")
+
+
+def all_prices(ep: Endpoint) -> prompt_cache.Prices:
+    """Input, output, cache read and cache write prices (model_info over litellm's price data)."""
+    return prompt_cache.Prices.of(*(_price(ep, k) for k in PRICE_KEYS))
+
+
+def cache_style(ep: Endpoint) -> str:
+    """breakpoints | automatic | off: how this deployment's provider caches a repeated prompt prefix."""
+    return prompt_cache.style(ep.model, ep.prompt_cache, model_info(ep.model))
+
+
+def _cost(ep: Endpoint, prompt_tokens: int, completion_tokens: int, cached: prompt_cache.CacheCounts) -> float:
+    return prompt_cache.cost(prompt_tokens, completion_tokens, cached, all_prices(ep))
 
 
 def context_window(ep: Endpoint) -> int | None:
@@ -185,7 +201,7 @@ class RouterOptions:
 
 
 class LLMBackend:
-    """Model name -> deployments; completes through the Router, a small OpenAI-compatible httpx client (fast start) or a scripted model."""
+    """Model name -> deployments; completes through the Router, a small OpenAI-compatible urllib3 client (fast start) or a scripted model."""
 
     def __init__(self, endpoints: dict[str, Endpoint | list[Endpoint]] | None = None, *,
                  default_api_base: str | None = None, max_retries: int | None = None, timeout: float = 600.0,
@@ -227,6 +243,9 @@ class LLMBackend:
             eps = self.groups[model]
         return eps[0]
 
+    def window(self, model: str) -> int | None:
+        return context_window(self.endpoint(model))
+
     def chain(self, model: str) -> list[str]:
         """The model name, then its fallbacks (router_settings.fallbacks), in order."""
         self.endpoint(model)
@@ -235,32 +254,46 @@ class LLMBackend:
             self.endpoint(n)
         return names
 
+    def request_params(self, model: str) -> list[dict]:
+        """What shapes an answer from `model`, for the response cache's key: every deployment in its chain
+        (provider model, api_base, request parameters). Keys and transport settings are left out."""
+        if model.startswith("scripted/"):
+            return self._scripted_model(model).request_params(model)
+        def base(ep: Endpoint) -> str | None:  # OpenAI-style deployments without api_base follow $OPENAI_BASE_URL
+            return ep.api_base or (os.environ.get("OPENAI_BASE_URL") if ep.model.startswith(FAST_PREFIXES) else None)
+
+        return [{"name": n, "model": ep.model, "api_base": base(ep),
+                 "params": {k: v for k, v in sorted(ep.params.items()) if k not in _NOT_SENT and not _secret(k)}}
+                for n in self.chain(model) for ep in self.groups[n]]
+
     def _fast_ok(self, model: str) -> bool:
         return self.options.mode != "always" and all(ep.uses_fast_path for n in self.chain(model) for ep in self.groups[n])
 
     # ---- warm-up: Router and local models, in the background ---------------------------------------
-    def warm_up(self, models: list[str]) -> None:
-        """Called at start: begin building what the named models need, in the background."""
+    def warm_up(self, models: list[str]) -> list[str]:
+        """Called at start: begin building what the named models need, in the background. Returns
+        what the user should be told meanwhile (e.g. that the local model is loading)."""
         real = [m for m in models if not m.startswith("scripted/")]
+        notes: list[str] = []
         if not real:
-            return
+            return notes
         for name in real:
             for n in self.chain(name):
                 for ep in self.groups[n]:
                     if ep.model.startswith("local/"):
                         from . import local as local_model
 
-                        local_model.preload(ep.model)
+                        notes += local_model.preload(ep.model)
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
             self.start_router()
         elif any(self._fast_ok(m) for m in real):
-            prefetch_http()  # httpx's import, overlapped with ingestion and the worker start
+            prefetch_http()  # urllib3's import, overlapped with ingestion and the worker start
+        return list(dict.fromkeys(notes))
 
     def start_router(self) -> None:
         with self._lock:
             if self._router is None and self._router_thread is None and self.options.mode != "never":
-                self._router_thread = threading.Thread(target=self._build_router, name="rlm-router", daemon=True)
-                self._router_thread.start()
+                self._router_thread = start_daemon(self._build_router, name="rlm-router")
 
     def _build_router(self) -> None:
         try:
@@ -278,23 +311,34 @@ class LLMBackend:
                 raise self._router_error or BackendError("the LiteLLM router is disabled (rlm.router: never)")
         return self._router
 
-    @property
-    def router_ready(self) -> bool:
-        return self._router is not None
-
     # ---- completion ---------------------------------------------------------------------------------
-    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
+    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None,
+                 prompt_cache: bool = False) -> Completion:
+        """`prompt_cache`: mark the prefix cacheable where the provider needs breakpoints (a root turn)."""
         if model.startswith("scripted/"):
             return self._scripted_model(model).complete(model, messages, timeout=timeout)
         timeout = min(timeout or self.timeout, self.timeout)
         t0 = time.monotonic()
-        if self._router is None and self._fast_ok(model):
+        fast = self._router is None and self._fast_ok(model)
+        if prompt_cache and self._wants_breakpoints(model, fast):
+            messages = prompt_cache_marks(messages)
+        if fast:
             ep, text, usage = self._fast_complete(model, messages, timeout)
         else:
             ep, text, usage = self._router_complete(model, messages, timeout)
-        pt = usage[0] if usage[0] is not None else sum(approx_tokens(str(m.get("content", ""))) for m in messages)
-        ct = usage[1] if usage[1] is not None else approx_tokens(text)
-        return Completion(text, model, pt, ct, _cost(ep, pt, ct), time.monotonic() - t0)
+        pt = usage.prompt if usage.prompt is not None else sum(approx_tokens(message_text(m)) for m in messages)
+        ct = usage.completion if usage.completion is not None else approx_tokens(text)
+        return Completion(text, model, pt, ct, _cost(ep, pt, ct, usage.cached), time.monotonic() - t0,
+                          cached_tokens=usage.cached.read, cache_write_tokens=usage.cached.write)
+
+    def _wants_breakpoints(self, model: str, fast: bool) -> bool:
+        """Through LiteLLM: if any deployment in the chain takes breakpoints (LiteLLM strips them for the
+        others). On the fast path (plain OpenAI-compatible HTTP): only if every deployment is configured
+        for them (model_info.prompt_cache: breakpoints, e.g. a LiteLLM proxy in front of Claude)."""
+        styles = [cache_style(ep) for n in self.chain(model) for ep in self.groups[n]]
+        if fast:
+            return all(s == prompt_cache.BREAKPOINTS for s in styles)
+        return any(s == prompt_cache.BREAKPOINTS for s in styles)
 
     def _scripted_model(self, model: str) -> ScriptedModel:
         with self._lock:
@@ -317,8 +361,9 @@ class LLMBackend:
         served = (getattr(resp, "_hidden_params", None) or {}).get("model_id")
         ep = next((e for n in self.chain(model) for e in self.groups[n] if e.id == served), first)
         text = resp.choices[0].message.content or "" if resp.choices else ""
-        u = getattr(resp, "usage", None)
-        return ep, text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
+        from .openai_compat import Tokens
+
+        return ep, text, Tokens.of_litellm(getattr(resp, "usage", None))
 
     def _fast_complete(self, model: str, messages: list[dict], timeout: float):
         """The Router's behaviour for OpenAI-compatible deployments before the Router exists:
@@ -367,6 +412,13 @@ class LLMBackend:
         return client.chat(payload, timeout)
 
 
+def _secret(param: str) -> bool:
+    """litellm_params that hold credentials (api_key, aws_secret_access_key, vertex_credentials...)."""
+    p = param.lower()
+    return p == "key" or p.endswith("_key") or any(w in p for w in ("secret", "credential", "password", "session_token",
+                                                                    "auth_token", "access_token"))
+
+
 def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_retries: int, timeout: float):
     """A litellm.Router over every deployment (local/ models registered as a custom provider first)."""
     import inspect
@@ -386,75 +438,3 @@ def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_
         kwargs["fallbacks"] = [{k: v} for k, v in options.fallbacks.items()]
     entries = [ep.router_entry() for eps in groups.values() for ep in eps]
     return litellm.Router(model_list=entries, **kwargs)
-
-
-def backend_error(exc: Exception, ep: Endpoint) -> Exception:
-    """Map an openai/litellm exception (litellm's subclass openai's) to one line saying what to fix."""
-    if isinstance(exc, BackendError):
-        return exc
-    from . import openai_compat
-
-    if isinstance(exc, (openai_compat.APIError, openai_compat.APIConnectionError)):
-        return _compat_error(exc, ep)
-    try:
-        import openai
-    except ImportError:  # pragma: no cover
-        return BackendError(redact.redact(f"{ep.model}: {exc}"))
-    where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = redact.redact(_short(exc))
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
-    elif isinstance(exc, openai.NotFoundError):
-        msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
-    elif isinstance(exc, openai.RateLimitError):
-        msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
-    elif isinstance(exc, (openai.APITimeoutError,)):
-        msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
-    elif isinstance(exc, openai.APIConnectionError):
-        msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
-    elif isinstance(exc, openai.BadRequestError) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
-        return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
-    elif isinstance(exc, openai.APIStatusError):
-        msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
-    elif type(exc).__module__.startswith("litellm") or "LLM Provider NOT provided" in str(exc):
-        msg, hint = f"{ep.model}: {detail or 'unknown model or provider'}", "use provider/model, e.g. openai/gpt-4o-mini"
-        return BackendError(msg, hint=hint)
-    else:
-        return exc
-    err = BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
-    return err
-
-
-def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
-    """backend_error for the fast path's transport (same messages as for the SDK's exceptions)."""
-    from . import openai_compat
-
-    where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = redact.redact(_short(exc))
-    if isinstance(exc, openai_compat.APITimeoutError):
-        msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
-    elif isinstance(exc, openai_compat.APIConnectionError):
-        msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
-    elif exc.status_code in (401, 403):
-        msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
-    elif exc.status_code == 404 or (exc.status_code == 400 and _names_a_bad_model(detail)):
-        msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
-    elif exc.status_code == 429:
-        msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
-    elif exc.status_code in (400, 413) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
-        return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
-    else:
-        msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
-    return BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
-
-
-def _names_a_bad_model(detail: str) -> bool:
-    """Servers that answer 400 for an unknown model (a LiteLLM proxy: "Invalid model name passed")."""
-    d = detail.lower()
-    return "model" in d and any(s in d for s in ("invalid model", "model not found", "does not exist", "unknown model", "model_not_found"))
-
-
-def _short(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    text = " ".join(str(text).split())
-    return text[:300]

@@ -101,8 +101,12 @@ class ExecResult:
 
 
 class Sandbox(Protocol):
+    """A persistent REPL over one context. Used as a context manager by the engine."""
+
     def execute(self, code: str, handler: CallHandler) -> ExecResult: ...
-    def close(self) -> None: ...
+    def close(self, graceful: bool = True) -> None: ...
+    def __enter__(self) -> "Sandbox": ...
+    def __exit__(self, exc_type, *exc) -> None: ...
 
 
 class SubprocessSandbox:
@@ -116,6 +120,7 @@ class SubprocessSandbox:
         self.proc: _Process | None = None
         self.layers: list[str] = []
         self.restarts = 0
+        self.busy = False
         self.sub_prompts = 0
         self._seq = 0
         _LIVE.add(self)
@@ -169,6 +174,7 @@ class SubprocessSandbox:
     def execute(self, code: str, handler: CallHandler) -> ExecResult:
         self.start()
         t0 = time.monotonic()
+        self.busy = True  # stays True if Ctrl-C leaves the worker mid-block (a conversation then restarts it)
         try:
             result = self._exchange(code, handler)
         except TimeoutError as exc:
@@ -190,7 +196,26 @@ class SubprocessSandbox:
                 restarted=True,
             )
         result.duration_s = time.monotonic() - t0
+        self.busy = False
         return result
+
+    def control(self, msg: dict, timeout: float) -> dict:
+        """A save / load / vars request (rlm_cli/sandbox/state.py). Nothing else is served meanwhile: a
+        sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
+        self.start()
+        self._seq += 1
+        self.proc.send(dict(msg, seq=self._seq))
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                reply = self.proc.recv(timeout=max(deadline - time.monotonic(), 0.01))
+                if reply.get("seq") == self._seq and str(reply.get("type", "")).startswith(msg["type"]):
+                    return reply
+                if reply.get("type") != "result":  # (a stale exec result is skipped)
+                    raise WorkerDied(f"unexpected message {reply.get('type')!r} on the REPL channel")
+        except (TimeoutError, WorkerDied):
+            self._restart()
+            raise
 
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc
@@ -239,6 +264,13 @@ class SubprocessSandbox:
             reply.update(error=str(exc), fatal=exc.fatal)
         return reply
 
+    def interrupt(self) -> None:
+        """From any thread: kill the worker's process group now. A running block ends as if the worker had
+        died (the REPL restarts, its variables lost); the caller stops the run (Run.cancel)."""
+        proc = self.proc
+        if proc is not None:
+            proc._signal_group()
+
     def _restart(self) -> None:
         if self.proc is not None:
             self.proc.kill()
@@ -246,11 +278,12 @@ class SubprocessSandbox:
         self.restarts += 1
         self.start()
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
+        """Stop the worker (asked to exit, or killed at once when `graceful` is False) and remove its files."""
         try:
             if self.proc is not None:
                 proc, self.proc = self.proc, None
-                proc.stop()
+                proc.stop() if graceful else proc.kill()
         finally:
             shutil.rmtree(self.ctx_dir, ignore_errors=True)
             _LIVE.discard(self)
@@ -258,8 +291,8 @@ class SubprocessSandbox:
     def __enter__(self) -> "SubprocessSandbox":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(graceful=exc_type is None)  # after Ctrl-C or an error, do not wait on the worker
 
 
 def _check_call(fn, args, max_batch: int) -> int:

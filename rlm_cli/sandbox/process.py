@@ -12,11 +12,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..threads import get, sigint_blocked, start_daemon
 from .limits import SCRATCH_PREFIX, ScratchWatch, ThreadSupervisor, force_rmtree
 
 if TYPE_CHECKING:
@@ -57,14 +57,14 @@ class _Process:
                 force_rmtree(self.root)
             raise
         self.inbox: queue.Queue = queue.Queue()
-        self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
-        self.reader.start()
+        self.reader = start_daemon(self._read, name=f"rlm-worker-{self.proc.pid}")
         if opts.confine and opts.confine.get("rss_watchdog"):
-            threading.Thread(target=self._watch_rss, args=(self.memory_mb,), daemon=True).start()
+            start_daemon(self._watch_rss, self.memory_mb, name=f"rlm-rss-{self.proc.pid}")
         if "namespaces" not in ((opts.confine or {}).get("layers") or []) and opts.scratch_mb:
             self.watch = ScratchWatch(self.scratch, opts.scratch_mb << 20, opts.max_files,
                                       lambda: self.proc.poll() is None, self._over_quota)
-            self.watch.start()
+            with sigint_blocked():
+                self.watch.start()
 
     def _spawn(self, ctx_dir: Path, opts: SandboxOptions) -> None:
         self.max_line = opts.max_message_mb << 20
@@ -99,7 +99,8 @@ class _Process:
         self.wfd = p2c_w
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
         if notify:  # the kernel side of the thread cap: answers every new thread of the worker
-            ThreadSupervisor(notify[0], opts.max_threads + 4, lambda: self.proc.poll() is None).start()
+            with sigint_blocked():
+                ThreadSupervisor(notify[0], opts.max_threads + 4, lambda: self.proc.poll() is None).start()
 
     def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict,
               notify_fd: int | None) -> list[str]:
@@ -194,7 +195,7 @@ class _Process:
 
     def recv(self, timeout: float | None) -> dict:
         try:
-            msg = self.inbox.get(timeout=timeout)
+            msg = get(self.inbox, timeout)  # in slices: Ctrl-C is noticed at once
         except queue.Empty:
             raise TimeoutError from None
         if msg is None:

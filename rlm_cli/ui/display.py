@@ -89,6 +89,10 @@ def format_event(e: ev.Event) -> str | None:
 
 def _fmt_model_end(e, d) -> str:
     extra = f" error: {_short(d.get('error'))}" if d.get("status", "ok") != "ok" else ""
+    if d.get("cached"):
+        return f"{d.get('role', '?')} call {d.get('model', '?')}: answered from the response cache"
+    if d.get("cached_tokens"):
+        extra += f" ({d['cached_tokens']:,} prompt tokens from the provider's cache)"
     return (f"{d.get('role', '?')} call {d.get('model', '?')}: {d.get('prompt_tokens', 0):,}+"
             f"{d.get('completion_tokens', 0):,} tokens, ${d.get('cost_usd') or 0:.4f}, {d.get('duration_s') or 0:.2f} s{extra}")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import paths
 from .. import redact
-from ..events import Event
+from ..events import TERMINAL, Event
 
 
 def runs_dir() -> Path:
@@ -25,6 +25,7 @@ class TrajectoryWriter:
             path = paths.ensure(directory or runs_dir()) / f"{run_id}.jsonl"
         self.path = Path(path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _hold(fd)  # while the run is alive: `rlm logs` tells running from killed by this lock
         self._f = os.fdopen(fd, "a", encoding="utf-8")
 
     @classmethod
@@ -34,9 +35,11 @@ class TrajectoryWriter:
     def __call__(self, event: Event) -> None:
         if self._f.closed:
             return
-        line = json.dumps(redact.redact_obj(event.to_dict()), ensure_ascii=False, default=str)
+        line = redact.redact(json.dumps(event.to_dict(), ensure_ascii=False, default=str))  # one pass per line
         self._f.write(line + "\n")
         self._f.flush()
+        if event.kind in TERMINAL:
+            self.close()
 
     def close(self) -> None:
         if not self._f.closed:
@@ -57,8 +60,36 @@ def read_events(path: Path) -> list[Event]:
     return events
 
 
+def _hold(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):  # no flock (Windows) or another writer (--trace to the same file)
+        pass
+
+
+def is_running(path: Path) -> bool:
+    """A process still holds the trajectory open for writing (its lock is released when it ends,
+    however it ends, a kill -9 included)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 # ---- saved runs -----------------------------------------------------------------------------------
-_END_KINDS = ("run_end", "interrupted", "failed")
+_END_KINDS = TERMINAL
 _TAIL_BYTES = 64 * 1024
 
 
@@ -70,7 +101,7 @@ class RunInfo:
     path: Path
     started: float  # epoch seconds
     question: str = ""
-    status: str = "incomplete"  # ok | limit | error | interrupted | incomplete (killed or still running)
+    status: str = "incomplete"  # ok | limit | error | interrupted | running | incomplete (killed)
     cost_usd: float = 0.0
     calls: int = 0
     duration_s: float | None = None
@@ -142,8 +173,10 @@ def run_info(path: Path) -> RunInfo:
             info.cost_usd = float(totals.get("cost_usd") or 0.0)
             info.calls = int(totals.get("calls") or 0)
             if info.duration_s is None:
-                info.duration_s = totals.get("elapsed_s")
+                info.duration_s = totals.get("duration_s")
             break
+    if info.status == "incomplete" and is_running(path):
+        info.status = "running"
     return info
 
 

@@ -121,7 +121,7 @@ class Builder:
             self.iteration(tree.add(self.iteration_label(node, it)), it)
         if node.depth and node.answer is not None:
             tree.add(self.text(f"→ {short(node.answer, 90)}", "green"))
-        if node.error and node.status != "ok":
+        if node.error and node.status not in ("ok", "interrupted"):
             tree.add(self.text(f"✗ {short(node.error, 120)}", "red"))
 
     def collapsed_iterations(self, tree, old: list) -> None:
@@ -136,17 +136,23 @@ class Builder:
         name = "last chance" if it.last_chance else (f"iteration {it.n}/{it.max_n}" if it.max_n else f"iteration {it.n}")
         extra = []
         if call is not None:
-            extra = [call.model, fmt_tokens(call.prompt_tokens) if call.status == "running" else
-                     f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok", self.cost(call.cost_usd)]
-            if call.status == "running":
-                extra = [call.model, "thinking"]
+            extra = [call.model, self.call_tokens(call), self.cost(call.cost_usd)]
+            if call.cached:
+                extra = [call.model, "cached answer"]
+            if call.status in ("running", "interrupted"):
+                extra = [call.model, "thinking" if call.status == "running" else "stopped while thinking"]
         extra.append(self.dur(it.t0, it.t1))
         return self.label(("it", node.id, it.n), status, [(name, "bold")], extra)
 
     @staticmethod
+    def call_tokens(call) -> str:
+        text = f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok"
+        return text + (f" ({call.cached_tokens:,} cached)" if call.cached_tokens else "")
+
+    @staticmethod
     def iteration_status(it: Iteration) -> str:
-        if it.call is not None and it.call.status == "error":
-            return "error"
+        if it.call is not None and it.call.status in ("error", "interrupted"):
+            return it.call.status
         for b in it.blocks:
             if b.status in ("timeout", "error", "interrupted"):
                 return b.status
@@ -221,7 +227,9 @@ class Builder:
         pt = sum(c.prompt_tokens for c in calls)
         ct = sum(c.completion_tokens for c in calls)
         models = sorted({c.model for c in calls})
-        return [", ".join(models), f"{pt:,}+{ct:,} tok", self.cost(sum(c.cost_usd for c in calls))] if calls else []
+        hits = sum(1 for c in calls if c.cached)
+        meta = [", ".join(models), f"{pt:,}+{ct:,} tok", self.cost(sum(c.cost_usd for c in calls))] if calls else []
+        return meta + ([f"{hits} cached"] if hits else [])
 
     def single(self, tree, sub: SubCall) -> None:
         prompt = short(sub.previews[0] if sub.previews else "", 50)
@@ -320,6 +328,8 @@ class Builder:
         s = self.s
         elapsed = s.duration_s if s.duration_s is not None else self.now
         parts = [_plural(s.calls_total, "call"), fmt_tokens(s.tokens_total), self.cost(s.cost_total)]
+        if s.cache_hits:
+            parts.insert(1, f"{s.cache_hits} cached")
         if self.o.show_timings:
             parts.append(fmt_duration(elapsed))
         left = self.budget_left(elapsed)
