@@ -132,8 +132,8 @@ def _config_spec(name: str) -> dict:
     return spec
 
 
-@pytest.fixture(params=CONFIGS)
-def make_box(request, monkeypatch):
+def box_factory(request, monkeypatch):
+    """Body of the `make_box` fixture (also used by tests/test_sandbox_confine.py and test_sandbox_limits.py)."""
     spec = _config_spec(request.param)
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)  # the host holds a key; the worker must never see it
     boxes = []
@@ -151,6 +151,11 @@ def make_box(request, monkeypatch):
     yield make
     for box in boxes:
         box.close()
+
+
+@pytest.fixture(params=CONFIGS)
+def make_box(request, monkeypatch):
+    yield from box_factory(request, monkeypatch)
 
 
 def echo(fn: str, args: dict) -> list[str]:

@@ -25,9 +25,14 @@ from pathlib import Path
 import pytest
 
 from rlm_cli.sandbox import SubprocessSandbox
-from tests.test_sandbox_attacks import CONFIGS, _config_spec, descendants, echo, make_box  # noqa: F401,F811 (fixture)
+from tests.test_sandbox_attacks import CONFIGS, _config_spec, descendants, echo, box_factory
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the confinement layers are Linux only")
+
+
+@pytest.fixture(params=CONFIGS)
+def make_box(request, monkeypatch):
+    yield from box_factory(request, monkeypatch)
 
 NR = {  # syscall numbers the attacks call directly (-1: absent on that architecture)
     "x86_64": dict(chmod=90, fchmod=91, fchmodat=268, fchmodat2=452, chown=92, fchown=93, lchown=94, fchownat=260,

@@ -17,10 +17,15 @@ from pathlib import Path
 import pytest
 
 from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
-from tests.test_sandbox_attacks import CONFIGS, _config_spec, echo, make_box  # noqa: F401,F811 (fixture)
+from tests.test_sandbox_attacks import CONFIGS, _config_spec, echo, box_factory
 from tests.test_sandbox_confine import proc_field, worker_pids
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the confinement layers are Linux only")
+
+
+@pytest.fixture(params=CONFIGS)
+def make_box(request, monkeypatch):
+    yield from box_factory(request, monkeypatch)
 
 
 # ---- class 7: limits that hold ----------------------------------------------------------------------------
@@ -227,7 +232,23 @@ def test_a_child_without_room_in_the_memory_budget_is_an_error_the_root_sees():
     model = ScriptedModel.from_dict({"rules": rules, "default": "```repl\nFINAL('child answered')\n```"})
     opts = SandboxOptions(exec_timeout=10, memory_mb=512, child_memory_mb=256, run_memory_mb=512, memory_wait=0.2)
     run = Run(model, RunConfig("scripted/root", "scripted/sub", Limits(max_depth=1), sandbox=opts))
-    result = run.answer("root", Context.from_text("some text"))
+    result = run.execute("root", Context.from_text("some text"))
     parts = result.answer.split(" | ")
     assert len(parts) == 2 and all(p.startswith("Error:") and "no memory left for another REPL" in p for p in parts), parts
     assert opts.pool().free_mb() == 512
+
+
+def test_conversation_state_survives_every_configuration(make_box, tmp_path):
+    """The worker's pickled variables must reach the host also when scratch is a tmpfs only the worker sees."""
+    from rlm_cli.sandbox import state
+
+    box = make_box()
+    box.execute("x = 41\ndef f(v):\n    return v + 1", echo)
+    report = state.save(box, tmp_path / "state.pkl")
+    assert report.error is None and {"x", "f"} <= set(report.saved), report
+    fresh = make_box()
+    loaded = state.load(fresh, tmp_path / "state.pkl")
+    assert loaded.error is None, loaded
+    assert fresh.execute("FINAL(f(x))", echo).final == "42"
+    again = state.save(box, tmp_path / "state2.pkl")  # a second save from the same worker
+    assert again.error is None and (tmp_path / "state2.pkl").stat().st_size > 0, again

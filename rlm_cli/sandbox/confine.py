@@ -177,9 +177,12 @@ def _write(path: str, text: str) -> None:
         os.close(fd)
 
 
+def _enc(s: str | None) -> bytes | None:
+    return None if s is None else s.encode()
+
+
 def _mount(source, target, fstype, flags: int, data) -> None:
-    enc = (lambda s: None if s is None else s.encode())
-    rc = _lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
+    rc = _lib().mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data))
     _check(rc, f"mount({fstype or 'private'} on {target})")
 
 

@@ -38,8 +38,11 @@ class _Process:
     """One worker process with its own pipes, reader thread and queue.
 
     Layout: <tmp>/rlm-scratch-<host pid>-XXXX/ (0700, removed on kill) holds `work/` (the worker's
-    cwd, HOME and TMPDIR: "scratch"; a capped tmpfs inside the worker's own mount namespace) and
-    `output` (fds 1/2 of the worker, read back after each exec)."""
+    cwd, HOME and TMPDIR: "scratch"; a capped tmpfs inside the worker's own mount namespace, which the
+    host cannot see), `output` (fds 1/2 of the worker, read back after each exec) and `state.pkl` (where
+    the worker pickles its variables for a conversation, state.py). The two files are made by the host
+    and are the only paths outside scratch the worker may write; they keep their inode (Landlock's
+    rule and bwrap's bind name that inode)."""
 
     def __init__(self, ctx_dir: Path, opts: SandboxOptions):
         self.token, self.memory_mb = opts.pool().reserve(opts.memory_mb, min(opts.child_memory_mb, opts.memory_mb),
@@ -69,8 +72,9 @@ class _Process:
     def _spawn(self, ctx_dir: Path, opts: SandboxOptions) -> None:
         self.max_line = opts.max_message_mb << 20
         self.wrapper: str | None = None
-        raw = self.root / "output"
-        raw.touch(mode=0o600)  # before argv: bwrap binds it only if it exists
+        raw, self.state_file = self.root / "output", self.root / "state.pkl"
+        for path in (raw, self.state_file):
+            path.touch(mode=0o600)  # before argv: bwrap binds a file only if it exists
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         spec = opts.confine or {}
@@ -118,7 +122,7 @@ class _Process:
             return argv
         layers = list(spec.get("layers") or [])
         ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
-        rw = list(spec.get("rw_paths") or []) + [str(raw)]
+        rw = list(spec.get("rw_paths") or []) + [str(raw), str(self.state_file)]
         worker_spec = {"layers": layers, "scratch": str(self.scratch), "context_dir": str(ctx_dir), "ro_paths": ro,
                        "rw_paths": rw, "bwrap": bool(spec.get("bwrap")), "notify_fd": notify_fd}
         if "seccomp" in layers:
