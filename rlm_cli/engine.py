@@ -19,6 +19,7 @@ from .errors import BackendError, ContextOverflow, LimitExceeded, RLMError
 from .backends.scripted import Model, approx_tokens
 from .parsing import code_blocks
 from .sandbox import CallRefused, SandboxOptions, SubprocessSandbox
+from .sandbox.trust import allowed_model, check_prompt
 from .usage import Budget, Limits, Usage
 
 
@@ -32,6 +33,7 @@ class RunConfig:
     sub_window_tokens: int | None = None  # refuse sub-prompts larger than this (None: from the model info)
     root_window_tokens: int | None = None  # compact the root conversation past 80% of this (None: model info)
     count_tokens: object = None  # callable(str) -> int; default approx chars/4
+    sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
 
     @property
     def sub(self) -> str:
@@ -163,6 +165,8 @@ class Run:
             shown = res.render()
             emit(ev.CODE_END, iteration=iteration, block=i, output=shown, error=res.error, duration_s=round(res.duration_s, 4),
                  timed_out=res.timed_out, restarted=res.restarted, has_final=res.has_final)
+            for warning in res.warnings:
+                emit(ev.WARNING, message=warning)
             if res.has_final:
                 return res.final if res.final is not None else ""
             self.budget.check()  # a fatal sub-call refusal ends the run here
@@ -272,7 +276,8 @@ class Run:
         return [r or "" for r in results]
 
     def _llm_query(self, prompt: str, model: str | None, emit, subcall: int | None = None) -> str:
-        model = model or self.config.sub
+        model = allowed_model(model, self.config.sub, (self.config.root_model, *self.config.sub_models))
+        check_prompt(prompt, self.config.sandbox.max_prompt_chars)
         window = self._sub_window()
         if window is not None:
             n = self._count(prompt)

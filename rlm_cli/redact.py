@@ -29,6 +29,16 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact(text: str) -> str:
+    """Known secret values and key-shaped strings masked (for messages, logs and trajectories)."""
+    if not text:
+        return text
+    text = redact_known(text)
+    return _KEY_SHAPES.sub(lambda m: m.group(1) + "-[REDACTED]", text)
+
+
+def redact_known(text: str) -> str:
+    """Only the known secret values masked: for text shown to a model (REPL output, sub-call prompts),
+    where the key-shape pattern would also mangle ordinary document words ("key_management")."""
     if not text:
         return text
     with _lock:
@@ -36,7 +46,7 @@ def redact(text: str) -> str:
     for v in values:
         if v in text:
             text = text.replace(v, "[REDACTED]")
-    return _KEY_SHAPES.sub(lambda m: m.group(1) + "-[REDACTED]", text)
+    return text
 
 
 def redact_obj(obj):

@@ -115,7 +115,7 @@ def _make_run(o: AskOptions, resolved):
     concurrency = o.concurrency or resolved.concurrency or 8
     sandbox = SandboxOptions(exec_timeout=o.exec_timeout, confine=_confine_spec(o.sandbox))
     config = RunConfig(resolved.root_model, resolved.sub_model, _limits(o, resolved), concurrency, sandbox,
-                       count_tokens=count_tokens)
+                       count_tokens=count_tokens, sub_models=tuple(getattr(resolved, "sub_models", ())))
     return Run(resolved.backend, config)
 
 
@@ -187,10 +187,9 @@ def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
         display.error(f"{error}; partial trajectory saved to {obj['trajectory']}")
     if text is not None and not (o.output and code != ExitStatus.OK):
         if o.output:
-            write_atomic(o.output, text)
+            write_atomic(o.output, text)  # raw answer: a file is data (docs/output.md)
         elif not (o.fmt == "text" and getattr(display, "shows_answer", False) and _same_terminal(env)):
-            env.stdout.write(text)  # (on one shared terminal the live tree's answer panel already shows it)
-            env.stdout.flush()
+            _write_stdout(env, text, o.fmt == "json")  # (on one shared terminal the answer panel already shows it)
     display.finished(obj)
     return int(code)
 
@@ -209,8 +208,20 @@ def _result(o, run, answer, status, code, error, warnings) -> dict:
 def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
     from ..ui.output import to_json
 
-    env.stdout.write(to_json(_result(o, run, answer, status, code, error, warnings)))
+    _write_stdout(env, to_json(_result(o, run, answer, status, code, error, warnings)), True)
+
+
+def _write_stdout(env, text: str, is_json: bool) -> None:
+    """The answer (or JSON) on stdout: raw bytes for a pipe or a file, sanitised for a terminal
+    (no escape sequences or control characters; JSON keeps its value, C1 characters escaped)."""
+    from ..env import isatty
+    from ..ui.sanitize import clean, fix_unicode, terminal_json
+
+    if isatty(env.stdout):
+        text = terminal_json(text) if is_json else clean(text)
+    env.stdout.write(fix_unicode(text))
     env.stdout.flush()
+
 
 
 def _same_terminal(env) -> bool:

@@ -70,6 +70,8 @@ def ingest(
 ) -> None:
     from ..errors import UsageError
     from ..ingest import load_sources
+    from ..env import isatty
+    from ..ui.sanitize import clean, fix_unicode, markup, one_line, terminal_json
 
     stdin, stdout, stderr, stdin_isatty = _env(ctx)
     if text and as_json:
@@ -92,10 +94,10 @@ def ingest(
     if verbose:
         stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
         for w in context.warnings:
-            stderr.write(f"rlm: warning: {w}\n")
+            stderr.write(f"rlm: warning: {one_line(w)}\n")
         stderr.flush()
     if text:
-        stdout.write(context.text)
+        stdout.write(clean(context.text) if isatty(stdout) else context.text)  # a pipe gets the exact text
         if not context.text.endswith("\n"):
             stdout.write("\n")
         stdout.flush()
@@ -113,7 +115,7 @@ def ingest(
             "pages": len(s.pages), "warnings": list(s.warnings),
         })
     if as_json:
-        json.dump({
+        doc = json.dumps({
             "sources": rows,
             "total": {"sources": len(rows), "chars": len(context.text), "tokens": total_tokens[0],
                       "pages": sum(r["pages"] for r in rows)},
@@ -121,8 +123,8 @@ def ingest(
             "tokenizer": "cl100k_base" if tokenizer else "estimate (chars/4)",
             "warnings": list(context.warnings),
             "seconds": round(elapsed, 3),
-        }, stdout, ensure_ascii=False, indent=2)
-        stdout.write("\n")
+        }, ensure_ascii=False, indent=2)
+        stdout.write((terminal_json(doc) if isatty(stdout) else fix_unicode(doc)) + "\n")
         stdout.flush()
         return
 
@@ -139,18 +141,19 @@ def ingest(
     table.add_column("tokens" + ("" if exact else " (est.)"), justify="right", footer=f"{approx}{total_tokens[0]:,}")
     table.add_column("pages", justify="right", footer=f"{sum(r['pages'] for r in rows):,}" if any(r["pages"] for r in rows) else "")
     table.add_column("warnings", justify="right", footer=str(len(context.warnings)) if context.warnings else "")
-    for r in rows:
-        table.add_row(r["name"], r["kind"], f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
+    for r in rows:  # file names are text from outside: escaped, never Rich markup or escape sequences
+        table.add_row(markup(r["name"]), markup(r["kind"]), f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
                       f"{r['pages']:,}" if r["pages"] else "", str(len(r["warnings"])) if r["warnings"] else "")
     out.print(table)
     if context.warnings:
         out.print()
         for w in context.warnings:
-            out.print(f"warning: {w}", markup=False, soft_wrap=True)
+            out.print(f"warning: {one_line(w)}", markup=False, soft_wrap=True, highlight=False)
     if not tokenizer:
         out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
     elif not exact:
         out.print(f"(sources over {EXACT_LIMIT:,} characters: cl100k_base counts extrapolated from samples)", markup=False)
+
 
 
 def cache_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
