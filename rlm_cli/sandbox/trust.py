@@ -56,38 +56,34 @@ class Caps:
 
 # ---- parsing ---------------------------------------------------------------------------------------
 def parse_message(line: bytes) -> dict:
-    """One JSON line from the worker as a dict, or Violation. Nesting is checked before parsing
-    (brackets outside strings), so a 200k-deep line costs one scan, not a RecursionError."""
-    if _too_deep(line):
-        raise Violation(f"a message from the REPL is nested deeper than {MAX_DEPTH} levels")
+    """One JSON line from the worker as a dict, or Violation. Nesting is limited while parsing (the C
+    decoder stops at the interpreter's recursion limit: a 200k-deep line fails after ~1,000 levels,
+    with RecursionError caught here) and after it (MAX_DEPTH, checked without recursion)."""
     try:
         msg = json.loads(line)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise Violation(f"a message from the REPL is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
         raise Violation("malformed message on the REPL channel") from None
     except MemoryError:
         raise Violation("a message from the REPL was too large to parse") from None
     if not isinstance(msg, dict):
         raise Violation(f"a message from the REPL is a JSON {type(msg).__name__}, not an object")
+    if _too_deep(msg):
+        raise Violation(f"a message from the REPL is nested deeper than {MAX_DEPTH} levels")
     return msg
 
 
-def _too_deep(line: bytes) -> bool:
-    """Whether the JSON text nests objects/arrays deeper than MAX_DEPTH. Cheap when brackets are few
-    (the usual case: two bytes.count calls); otherwise strings are skipped with one C-level regex."""
-    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
-        return False
-    import re
-
-    structure = re.sub(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', b"", line, flags=re.S)  # drop string literals (brackets inside are text)
-    depth = 0
-    for ch in structure.translate(None, delete=_NOT_BRACKETS):
-        depth += 1 if ch in (0x5B, 0x7B) else -1
+def _too_deep(obj) -> bool:
+    """Whether objects/arrays nest deeper than MAX_DEPTH (iterative: no recursion on hostile data)."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
         if depth > MAX_DEPTH:
             return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return False
-
-
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 # ---- values ----------------------------------------------------------------------------------------
