@@ -413,3 +413,13 @@ def test_server_checking_keys_accepts_every_call_of_a_multi_call_run(ask):
     assert len(server.chat_requests) == 8
     assert {req.status for req in server.chat_requests} == {200}
     assert {req.headers.get("authorization") for req in server.chat_requests} == {f"Bearer {OPENAI_KEY}"}
+
+
+@pytest.mark.parametrize("value,message", [('"gpt-x"', "sub_models must be a list"), ("[1]", "sub_models must be a list"),
+                                           ("[nope]", "uses 'nope', which is not a model_name")])
+def test_profile_sub_models_are_validated(cli, tmp_path, value, message):
+    config = tmp_path / "c.yaml"
+    config.write_text("model_list:\n  - model_name: m\n    litellm_params: {model: openai/m}\n"
+                      f"rlm:\n  profiles:\n    p: {{root: m, sub_models: {value}}}\n", encoding="utf-8")
+    r = cli(["profiles", "list", "--config", config])
+    assert r.exit_code == 2 and message in r.stderr
