@@ -10,12 +10,16 @@ _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", 
 _KEY_SHAPES = re.compile(r"\b(sk|pk|rk|sess|key|api|gsk|xai|ghp|hf)[-_][A-Za-z0-9_\-*]{6,}")
 _lock = threading.Lock()
 _values: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _values sorted once per change, read without the lock
 
 
 def register(value: str | None) -> None:
+    global _longest_first
     if value and len(value) >= 6:
         with _lock:
-            _values.add(value)
+            if value not in _values:
+                _values.add(value)
+                _longest_first = tuple(sorted(_values, key=len, reverse=True))
 
 
 def register_environment(environ=None) -> None:
@@ -41,9 +45,7 @@ def redact_known(text: str) -> str:
     where the key-shape pattern would also mangle ordinary document words ("key_management")."""
     if not text:
         return text
-    with _lock:
-        values = sorted(_values, key=len, reverse=True)
-    for v in values:
+    for v in _longest_first:
         if v in text:
             text = text.replace(v, "[REDACTED]")
     return text

@@ -67,7 +67,9 @@ def clean_obj(obj):
 
 def fix_unicode(text: str) -> str:
     """Lone surrogates (invalid Unicode: no encoder can write them) replaced by U+FFFD."""
-    return _SURROGATE.sub(REPLACEMENT, text) if _SURROGATE.search(text) else text
+    if text.isascii() or not _SURROGATE.search(text):  # isascii() is a flag check: most text costs nothing
+        return text
+    return _SURROGATE.sub(REPLACEMENT, text)
 
 
 def terminal_json(text: str) -> str:
