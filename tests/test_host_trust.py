@@ -274,9 +274,11 @@ def test_a_50mb_final_is_delivered_cut_with_a_warning(ask, rlm_home, tmp_path):
 
 
 def test_forged_oversized_final_is_cut_too(ask):
-    r, server = ask(rules(FORGE + 'forge(final="F" * 30_000_000, has_final=True)\ntime.sleep(30)'))
+    r, server = ask(rules(FORGE + 'forge(final="F" * 30_000_000, has_final=True)\ntime.sleep(30)'), "--json")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.startswith("F" * 1_000_000) and len(r.stdout) < 1_000_200
+    result = r.json()
+    assert result["answer"].startswith("F" * 1_000_000) and len(result["answer"]) < 1_000_200
+    assert result["warnings"] == ["the answer had 30,000,000 characters: cut to the first 1,000,000 (the cap on a FINAL answer)"]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "file"])

@@ -151,6 +151,7 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
     warnings = list(context.warnings)
     for w in warnings:
         run.bus.emit(ev.WARNING, message=w)
+    run.bus.add(_collect_warnings(warnings))  # the run's own warnings (e.g. an answer cut at its cap) join --json's
     try:
         result = run.answer(o.question, context)
     except LimitExceeded as exc:
@@ -167,6 +168,14 @@ def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
         run.bus.emit(ev.FAILED, error=f"{type(exc).__name__}: {exc}", exit_code=int(ExitStatus.ERROR), **_totals(run))
         raise
     return _finish(o, env, run, display, result.answer, "ok", ExitStatus.OK, None, warnings)
+
+
+def _collect_warnings(into: list):
+    def sink(event) -> None:
+        if event.kind == ev.WARNING:
+            into.append(str(event.data.get("message")))
+
+    return sink
 
 
 def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
