@@ -118,7 +118,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         print("\ntime to first model request (rlm ask process start -> stub receives the request), target < 1.0 s")
         print(f"{'routing':<34} {'median':>8} {'min':>8} {'max':>8}")
-        for mode, label in (("auto", "auto: fast path, Router in bg"), ("never", "never: fast path only"), ("always", "always: LiteLLM Router first")):
+        modes = (("auto", "auto: fast path, Router in bg"), ("never", "never: fast path only"),
+                 ("always", "always: LiteLLM Router first"))
+        for mode, label in modes:
             ts = first_request_times(mode, args.runs, Path(d))
             print(f"{label:<34} {statistics.median(ts):8.3f} {min(ts):8.3f} {max(ts):8.3f}")
     if args.quick:

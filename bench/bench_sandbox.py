@@ -93,7 +93,7 @@ def matrix(args) -> None:
     print("|---|" + "---|" * len(cfgs))
     for attack in suite.ATTACKS:
         cells = []
-        for name, cfg in cfgs.items():
+        for cfg in cfgs.values():
             if attack.name in UNSAFE_WITHOUT_SECCOMP and "seccomp" not in cfg["layers"]:
                 cells.append("(not run)")
                 continue

@@ -74,6 +74,32 @@ def per_iteration(iterations: int = 20) -> dict:
             "exit_code": rc}
 
 
+def per_iteration_rlms(python: str, iterations: int = 20) -> dict:
+    """The same gap measured on the official rlms (its REPL is exec() in-process: no sandbox at all)."""
+    code = "n = globals().get('n', 0) + 1\nprint(n)"
+    with BenchStub({"*": ModelScript(default=_fence(code))}) as stub:
+        proc = subprocess.run([python, str(RLMS_PROBE), "turns", "--url", stub.url, "--iterations", str(iterations)],
+                              capture_output=True, text=True, timeout=600)
+        reqs = stub.chat("root")
+    if proc.returncode != 0 or len(reqs) < 3:
+        raise RuntimeError(f"rlms turns failed ({proc.returncode}): {proc.stderr[-400:]}")
+    gaps = [b.received_at - a.answered_at for a, b in zip(reqs, reqs[1:])]
+    return {"iterations": len(reqs), "per_iteration_s": median(gaps), "max_s": max(gaps)}
+
+
+def per_iteration_pair(python: str | None, iterations: int = 20, rounds: int = 3) -> dict:
+    """rlm and rlms per-turn orchestration, interleaved over `rounds` so load affects both alike."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(per_iteration(iterations))
+        if python:
+            theirs.append(per_iteration_rlms(python, iterations))
+    pick = lambda runs: sorted(runs, key=lambda r: r["per_iteration_s"])[len(runs) // 2] if runs else None  # noqa: E731
+    return {"rlm": pick(ours), "rlms": pick(theirs), "rounds": rounds,
+            "rlm_all_ms": [round(r["per_iteration_s"] * 1e3, 2) for r in ours],
+            "rlms_all_ms": [round(r["per_iteration_s"] * 1e3, 2) for r in theirs]}
+
+
 # ---- REPL ----
 def default_options():
     """The sandbox options `rlm ask` uses by default (--sandbox auto), confinement layers included."""

@@ -2,6 +2,7 @@
 
     /tmp/rlms-venv/bin/python bench/rlms_probe.py repl --n 3000
     /tmp/rlms-venv/bin/python bench/rlms_probe.py fanout --url URL --concurrency 16
+    /tmp/rlms-venv/bin/python bench/rlms_probe.py turns --url URL --iterations 20
 
 Prints one JSON object on stdout.
 """
@@ -47,6 +48,18 @@ def fanout(url: str, concurrency: int) -> dict:
     return {"wall_s": time.perf_counter() - t0, "answer": out.response, "version": _version()}
 
 
+def turns(url: str, iterations: int) -> dict:
+    """A root model that never answers: rlms runs `iterations` turns against the stub (the driver
+    measures the gaps between consecutive root requests at the stub)."""
+    import rlm
+
+    r = rlm.RLM(backend="openai", backend_kwargs={"model_name": "root", "base_url": url, "api_key": "sk-bench"},
+                max_iterations=iterations)
+    t0 = time.perf_counter()
+    out = r.completion("filler text. " * 1000, root_prompt="count")
+    return {"wall_s": time.perf_counter() - t0, "answer": str(out.response)[:100], "version": _version()}
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -55,12 +68,18 @@ def _version() -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["repl", "fanout"])
+    p.add_argument("workload", choices=["repl", "fanout", "turns"])
+    p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--n", type=int, default=3000)
     p.add_argument("--url")
     p.add_argument("--concurrency", type=int, default=16)
     a = p.parse_args()
-    res = repl(a.n) if a.workload == "repl" else fanout(a.url, a.concurrency)
+    if a.workload == "repl":
+        res = repl(a.n)
+    elif a.workload == "turns":
+        res = turns(a.url, a.iterations)
+    else:
+        res = fanout(a.url, a.concurrency)
     print(json.dumps(res))
 
 

@@ -31,7 +31,7 @@ class ModelScript:
             m = re.search(when, text, re.S)
             if m:
                 groups = {str(i): g or "" for i, g in enumerate([m.group(0), *m.groups()])}
-                return re.sub(r"\{(\d+)\}", lambda g: groups.get(g.group(1), g.group(0)), reply)
+                return re.sub(r"\{(\d+)\}", lambda g, groups=groups: groups.get(g.group(1), g.group(0)), reply)
         return self.default
 
 

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence, Union
 
-from . import events as ev
-from .errors import ExitStatus, LimitExceeded, RLMError, UsageError
+from . import defaults
+from .errors import ExitStatus, UsageError
 
 ContextArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]], Any]
 
@@ -66,57 +66,47 @@ class RLM:
                  sub_backend_kwargs: dict | None = None, *, profile: str | None = None, config: str | None = None,
                  verbose: bool = False, max_iterations: int | None = None, max_depth: int | None = None,
                  max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
-                 timeout: float | None = None, exec_timeout: float = 60.0, concurrency: int | None = None,
-                 sandbox: str = "auto", save_trajectory: bool = True):
+                 timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
+                 concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True):
+        from .runs import RunOptions
+
         if sandbox not in ("auto", "strict", "basic"):
             raise UsageError(f"sandbox={sandbox!r}: use 'auto', 'strict' or 'basic'")
         self.verbose = verbose
-        self.limits = {"max_iterations": max_iterations, "max_depth": max_depth, "max_calls": max_calls,
-                       "max_cost": max_cost, "max_tokens": max_tokens, "timeout": timeout}
-        self.exec_timeout = exec_timeout
-        self.sandbox = sandbox
-        self.save_trajectory = save_trajectory
+        self.options = RunOptions(max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls,
+                                  max_cost=max_cost, max_tokens=max_tokens, timeout=timeout,
+                                  exec_timeout=exec_timeout, concurrency=concurrency, sandbox=sandbox,
+                                  trajectory=save_trajectory)
         if profile is not None or backend_kwargs is None:
-            self._from_profile(profile, config, concurrency)
+            from . import config as cfg
+            from .runs import concurrency as pick_concurrency
+
+            self.resolved = cfg.resolve(profile=profile, config_path=config,
+                                        concurrency=pick_concurrency(self.options, None))
         else:
-            self._from_kwargs(backend, backend_kwargs, sub_backend_kwargs, concurrency)
-
-    # ---- set-up -------------------------------------------------------------------------------------
-    def _from_profile(self, profile: str | None, config: str | None, concurrency: int | None) -> None:
-        from . import config as cfg
-
-        resolved = cfg.resolve(profile=profile, config_path=config, concurrency=concurrency or 8)
-        self.backend, self.root_model, self.sub_model = resolved.backend, resolved.root_model, resolved.sub_model
-        self.profile_limits = dict(resolved.limits or {})
-        self.concurrency = concurrency or resolved.concurrency or 8
-
-    def _from_kwargs(self, backend: str, kwargs: dict, sub_kwargs: dict | None, concurrency: int | None) -> None:
-        from .backends.router import LLMBackend
-
-        root = _endpoint(backend, kwargs)
-        sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
-        self.concurrency = concurrency or 8
-        endpoints = {root.model: root, sub.model: sub}
-        self.backend = LLMBackend(endpoints, default_api_base=root.api_base, concurrency=self.concurrency)
-        self.root_model, self.sub_model = root.model, sub.model
-        self.profile_limits = {}
+            self.resolved = _from_kwargs(backend, backend_kwargs, sub_backend_kwargs, self.options)
+        self.backend = self.resolved.backend
+        self.root_model, self.sub_model = self.resolved.root_model, self.resolved.sub_model
 
     # ---- answering ----------------------------------------------------------------------------------
     def completion(self, query: str, context: ContextArg = "", *, include: Sequence[str] = (),
                    exclude: Sequence[str] = (), password: str | None = None) -> RLMResult:
         """Answer `query` about `context` (text, a path, or a list of paths). Raises RLMError subclasses
         (InputError, BackendError, ...) on failure; a limit reached without an answer gives status "limit"."""
+        from .runs import make_run
+
         if not isinstance(query, str) or not query.strip():
             raise UsageError("the query is empty")
         ctx = load_context(context, include=include, exclude=exclude, password=password)
-        run = self._make_run()
+        run = make_run(self.resolved, self.options)
         collected: list[dict] = []
-        sinks = self._sinks(run, collected)
-        try:
-            return self._execute(run, query, ctx, collected)
-        finally:
-            for sink in sinks:
-                getattr(sink, "close", lambda: None)()
+        self._add_sinks(run, collected)
+        result = run.execute(query, ctx)
+        if result.status == "interrupted":
+            raise KeyboardInterrupt
+        if result.status == "error":
+            raise result.exception
+        return _result(result, collected)
 
     async def acompletion(self, query: str, context: ContextArg = "", **kwargs) -> RLMResult:
         """`completion` in a worker thread, so an event loop stays responsive (and can run several)."""
@@ -124,56 +114,29 @@ class RLM:
 
         return await asyncio.to_thread(self.completion, query, context, **kwargs)
 
-    def _make_run(self):
-        from .engine import Run, RunConfig
-        from .sandbox import SandboxOptions
-        from .usage import Limits
-
-        values = {k: v if v is not None else self.profile_limits.get(k) for k, v in self.limits.items()}
-        defaults = Limits()
-        limits = Limits(**{k: v if v is not None else getattr(defaults, k) for k, v in values.items()})
-        sandbox = SandboxOptions(exec_timeout=self.exec_timeout, confine=_confine_spec(self.sandbox))
-        return Run(self.backend, RunConfig(self.root_model, self.sub_model, limits, self.concurrency, sandbox))
-
-    def _sinks(self, run, collected: list[dict]) -> list:
+    def _add_sinks(self, run, collected: list[dict]) -> None:
         from . import redact
 
-        sinks: list = [lambda event: collected.append(redact.redact_obj(event.to_dict()))]
-        if self.save_trajectory:
-            from .ui.trajectory import TrajectoryWriter
-
-            writer = TrajectoryWriter(run.run_id)
-            run.trajectory_path = writer.path
-            sinks.append(writer)
+        run.bus.add(lambda event: collected.append(redact.redact_obj(event.to_dict())))
         if self.verbose:
             from .ui.display import PlainLines
 
-            sinks.append(PlainLines(sys.stderr, verbose=True, quiet=False))
-        for sink in sinks:
-            run.bus.add(sink)
-        return sinks
-
-    def _execute(self, run, query: str, ctx, collected: list[dict]) -> RLMResult:
-        for warning in ctx.warnings:
-            run.bus.emit(ev.WARNING, message=warning)
-        try:
-            answer, status, error = run.answer(query, ctx).answer, "ok", None
-        except LimitExceeded as exc:
-            answer, status, error = None, "limit", str(exc)
-        except RLMError as exc:
-            run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
-            raise
-        except BaseException as exc:
-            kind = ev.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ev.FAILED
-            run.bus.emit(kind, error=f"{type(exc).__name__}: {exc}", **_totals(run))
-            raise
-        code = ExitStatus.OK if status == "ok" else ExitStatus.LIMIT
-        run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
-                     usage=run.usage.as_dict(), **_totals(run))
-        return _result(run, answer, status, error, collected)
+            run.bus.add(PlainLines(sys.stderr, verbose=True, quiet=False))
 
 
 # ---- helpers --------------------------------------------------------------------------------------
+def _from_kwargs(backend: str, kwargs: dict, sub_kwargs: dict | None, options):
+    from .backends.router import LLMBackend
+    from .config import Resolved
+    from .runs import concurrency
+
+    root = _endpoint(backend, kwargs)
+    sub = _endpoint(sub_kwargs.get("backend", backend), sub_kwargs) if sub_kwargs else root
+    n = concurrency(options, None)
+    llm = LLMBackend({root.model: root, sub.model: sub}, default_api_base=root.api_base, concurrency=n)
+    return Resolved(llm, root.model, sub.model, concurrency=n)
+
+
 def _endpoint(backend: str, kwargs: dict):
     from .backends.router import Endpoint
 
@@ -212,27 +175,14 @@ def load_context(context: ContextArg, *, include=(), exclude=(), password=None):
     return load_sources(paths, include=list(include), exclude=list(exclude), password=password)
 
 
-def _confine_spec(mode: str) -> dict | None:
-    try:
-        from .sandbox.policy import spec_for_mode
-    except ImportError:  # confinement layers not available in this build: process isolation only
-        return None
-    return spec_for_mode(mode)
 
 
-def _totals(run) -> dict:
-    u = run.usage
-    return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
-            "duration_s": round(run.budget.elapsed(), 3)}
-
-
-def _result(run, answer, status, error, collected) -> RLMResult:
-    u = run.usage
-    path = getattr(run, "trajectory_path", None)
-    return RLMResult(response=answer, status=status, run_id=run.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
-                     trajectory=list(collected), iterations=run.root_iterations, calls=u.calls, sub_calls=u.sub_calls,
-                     tokens=u.tokens, duration_s=round(run.budget.elapsed(), 3), root_model=run.config.root_model,
-                     sub_model=run.config.sub, error=error, trajectory_path=str(path) if path else None)
+def _result(r, collected: list[dict]) -> RLMResult:
+    u = r.usage
+    return RLMResult(response=r.answer, status=r.status, run_id=r.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
+                     trajectory=list(collected), iterations=r.iterations, calls=u.calls, sub_calls=u.sub_calls,
+                     tokens=u.tokens, duration_s=r.duration_s, root_model=r.root_model, sub_model=r.sub_model,
+                     error=r.error, trajectory_path=r.trajectory_path)
 
 
 __all__ = ["RLM", "RLMResult", "load_context"]

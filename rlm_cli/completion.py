@@ -118,10 +118,6 @@ def profile_names() -> list[str]:
     return list(load().profiles)
 
 
-def _name(profile) -> str:
-    return profile if isinstance(profile, str) else str(getattr(profile, "name", profile))
-
-
 def _names_from_file() -> list[str]:
     """Fallback: the `rlm: profiles:` keys of $RLM_CONFIG or the user config file."""
     from . import paths

@@ -52,6 +52,14 @@ class Context:
     def __len__(self) -> int:
         return len(self.text)
 
+    def concat(self, more: "Context", sep: str = "\n\n") -> "Context":
+        """This context followed by `more` (its sources shifted): offsets into this one stay valid."""
+        shift = len(self.text) + len(sep)
+        moved = [Source(s.name, s.kind, s.start + shift, s.end + shift, s.size_bytes,
+                        [Page(p.number, p.start + shift, p.end + shift) for p in s.pages], list(s.warnings))
+                 for s in more.sources]
+        return Context(self.text + sep + more.text, self.sources + moved, self.warnings + more.warnings)
+
     def source_at(self, offset: int) -> Source | None:
         starts = [s.start for s in self.sources]
         i = bisect.bisect_right(starts, offset) - 1

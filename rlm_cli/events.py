@@ -3,25 +3,50 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
-# Event kinds (the `kind` field); data keys are documented next to each.
-RUN_START = "run_start"  # run_id, question, context_chars, context_tokens?, sources, root_model, sub_model, limits
-NODE_START = "node_start"  # question, context_chars, parent (node id or None)
-ITERATION = "iteration"  # iteration, max_iterations
-MODEL_START = "model_start"  # call_id, role (root|sub), model
-MODEL_END = "model_end"  # call_id, role, model, prompt_tokens, completion_tokens, cost_usd, duration_s, status, error?, text?
-CODE_START = "code_start"  # iteration, block, code
-CODE_END = "code_end"  # iteration, block, output, error, duration_s, timed_out, restarted, has_final
-SUBCALL_START = "subcall_start"  # call_id, fn (llm_query|rlm_query), batched, n, previews
-SUBCALL_PROGRESS = "subcall_progress"  # call_id, done, total, failed
-SUBCALL_END = "subcall_end"  # call_id, fn, n, failed, duration_s
-NODE_END = "node_end"  # status (ok|no_answer|error|limit), answer, iterations
-WARNING = "warning"  # message
-RUN_END = "run_end"  # status, exit_code, answer, usage, cost_usd, duration_s, error?
-INTERRUPTED = "interrupted"
-FAILED = "failed"
+# Event kinds (the `kind` field).
+RUN_START = "run_start"
+NODE_START = "node_start"
+ITERATION = "iteration"
+MODEL_START = "model_start"
+MODEL_END = "model_end"
+CODE_START = "code_start"
+CODE_END = "code_end"
+SUBCALL_START = "subcall_start"
+SUBCALL_PROGRESS = "subcall_progress"
+SUBCALL_END = "subcall_end"
+NODE_END = "node_end"
+WARNING = "warning"
+RUN_END = "run_end"  # terminal: answered (status ok) or stopped by a limit (status limit)
+INTERRUPTED = "interrupted"  # terminal: Ctrl-C
+FAILED = "failed"  # terminal: backend failure, bad input met mid-run, or a bug
+
+TERMINAL = (RUN_END, INTERRUPTED, FAILED)  # exactly one per run, always the last event
+
+_TOTALS = ("calls", "tokens", "cost_usd", "duration_s")
+# kind -> (data keys always present, keys that may be present). tests/test_events.py checks every event
+# the engine emits against this table; trajectories, `rlm logs` and --json consumers rely on it.
+SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    RUN_START: (("run_id", "wall_time", "question", "context_chars", "sources", "root_model", "sub_model", "limits",
+                 "concurrency"), ("conversation",)),
+    NODE_START: (("question", "context_chars", "parent"), ()),
+    ITERATION: (("iteration", "max_iterations"), ()),
+    MODEL_START: (("call_id", "role", "model", "subcall"), ()),
+    MODEL_END: (("call_id", "role", "model", "subcall", "status", "prompt_tokens", "completion_tokens", "cost_usd",
+                 "duration_s"), ("text", "totals", "error")),
+    CODE_START: (("iteration", "block", "code"), ()),
+    CODE_END: (("iteration", "block", "output", "error", "duration_s", "timed_out", "restarted", "has_final"), ()),
+    SUBCALL_START: (("call_id", "fn", "batched", "n", "previews"), ()),
+    SUBCALL_PROGRESS: (("call_id", "done", "total"), ()),
+    SUBCALL_END: (("call_id", "fn", "n", "failed", "duration_s", "previews"), ()),
+    NODE_END: (("status", "answer", "iterations"), ("error",)),
+    WARNING: (("message",), ()),
+    RUN_END: (("status", "exit_code", "answer", "error", "usage") + _TOTALS, ()),
+    INTERRUPTED: (("error", "exit_code") + _TOTALS, ()),
+    FAILED: (("error", "exit_code") + _TOTALS, ()),
+}
 
 
 @dataclass
@@ -33,7 +58,7 @@ class Event:
     data: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"kind": self.kind, "node": self.node, "depth": self.depth, "t": self.t, "data": self.data}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Event":
@@ -47,18 +72,26 @@ class Sink(Protocol):
 class EventBus:
     """Fans events out to sinks, in order, from any thread. A failing sink never breaks the run."""
 
-    def __init__(self, sinks: list[Callable[[Event], None]] | None = None):
+    def __init__(self, sinks: list[Sink] | None = None):
         self.sinks = list(sinks or [])
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
         self.errors: list[str] = []
+        self.closed = False
 
-    def add(self, sink: Callable[[Event], None]) -> None:
+    def add(self, sink: Sink) -> None:
         self.sinks.append(sink)
+
+    def close(self) -> None:
+        """The run is over: later events (a sub-call still finishing after Ctrl-C) are dropped."""
+        with self._lock:
+            self.closed = True
 
     def emit(self, kind: str, node: str = "r", depth: int = 0, **data) -> Event:
         with self._lock:
             event = Event(kind, node, depth, round(time.monotonic() - self.t0, 4), data)
+            if self.closed:
+                return event
             for sink in self.sinks:
                 try:
                     sink(event)

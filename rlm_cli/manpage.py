@@ -139,15 +139,6 @@ def options(command, ctx) -> list[tuple[str, str]]:
     return records
 
 
-def option_names(command) -> list[str]:
-    """Every option string of a command (what the sync test checks)."""
-    names = []
-    for param in command.params:
-        if getattr(param, "param_type_name", "") == "option" and not getattr(param, "hidden", False):
-            names += list(param.opts) + list(getattr(param, "secondary_opts", []))
-    return names
-
-
 def env_vars(root) -> list[tuple[str, str]]:
     """The fixed list, plus any envvar an option declares, plus os.environ/ refs of the packaged config."""
     known = {name for name, _ in ENVIRONMENT}

@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import os
 import threading
+from typing import Protocol
 
 CL100K_FILE = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktoken's cl100k_base URL
 _env_lock = threading.Lock()
@@ -77,8 +78,46 @@ def ready() -> bool:
 def prefetch() -> None:
     """Load the tokenizer in a background thread."""
     if not ready():
-        threading.Thread(target=encoding, name="rlm-tokenizer", daemon=True).start()
+        from .threads import start_daemon
+
+        start_daemon(encoding, name="rlm-tokenizer")
 
 
-count_tokens.ready = ready  # type: ignore[attr-defined]
-count_tokens.prefetch = prefetch  # type: ignore[attr-defined]
+class TokenCounter(Protocol):
+    """What the engine counts tokens with. `ready()`: exact counts are cheap now (else the engine
+    estimates and calls `prefetch()` to load the tokenizer in the background)."""
+
+    def count(self, text: str) -> int: ...
+    def ready(self) -> bool: ...
+    def prefetch(self) -> None: ...
+
+
+class Approx:
+    """chars/4: no tokenizer needed."""
+
+    def count(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def ready(self) -> bool:
+        return True
+
+    def prefetch(self) -> None:
+        pass
+
+
+class Tiktoken:
+    """cl100k_base, loaded offline from litellm's copy (chars/4 if it cannot be loaded)."""
+
+    def count(self, text: str) -> int:
+        return count_tokens(text)
+
+    def ready(self) -> bool:
+        return ready()
+
+    def prefetch(self) -> None:
+        prefetch()
+
+
+def count_large(counter: TokenCounter, text: str, exact_limit: int = 400_000) -> int:
+    """Tokens in `text`: exact up to `exact_limit` chars, else extrapolated from samples."""
+    return sampled_count(counter.count, text, exact_limit)[0]

@@ -205,7 +205,7 @@ def test_sandbox_environment_has_no_keys(cli, script, tmp_path, monkeypatch):
 
 def test_help_does_not_import_heavy_modules():
     code = ("import sys, rlm_cli.cli\n"
-            "print([m for m in ('litellm', 'openai', 'pypdf', 'docx', 'pypdfium2', 'httpx') if m in sys.modules])")
+            "print([m for m in ('litellm', 'openai', 'pypdf', 'docx', 'pypdfium2', 'httpx', 'urllib3') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     r = subprocess.run([sys.executable, "-m", "rlm_cli", "--help"], capture_output=True, text=True)

@@ -26,7 +26,7 @@ def test_engine_through_litellm_against_stub(stub_server, stream):
     backend = LLMBackend(endpoints)
     assert not endpoints["root"].uses_fast_path  # this goes through litellm, not the openai SDK
     run = Run(backend, RunConfig("root", "sub"))
-    result = run.answer("What colour is the door?", Context.from_text("x" * 5000 + "The door is green. " + "y" * 5000))
+    result = run.execute("What colour is the door?", Context.from_text("x" * 5000 + "The door is green. " + "y" * 5000))
     assert result.answer == "green"
     bodies = [r.body for r in server.chat_requests]
     assert [b["model"] for b in bodies] == ["root", "sub"]

@@ -131,7 +131,7 @@ def test_pypdf_noise_captured_and_summarised(pdfs, monkeypatch):
     def noisy(self, *a, **k):
         for _ in range(3):
             logging.getLogger("pypdf._page").warning("Advanced encoding /X not implemented yet; font missing")
-        warnings.warn("some pypdf warning")
+        warnings.warn("some pypdf warning", stacklevel=2)
         return orig(self, *a, **k)
 
     monkeypatch.setattr(PageObject, "extract_text", noisy)

@@ -20,6 +20,9 @@ class Model(Protocol):
 
     def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion: ...
 
+    def window(self, model: str) -> int | None:
+        """The model's context window in tokens (None: unknown; no check, no compaction)."""
+
 
 def approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)

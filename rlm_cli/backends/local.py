@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackendError
+from ..threads import call_abandonable, start_daemon
 
 BUILTIN = "qwen2.5-coder-1.5b"
 PARTS = 22
@@ -127,9 +128,7 @@ def preload(model: str) -> None:
     with _lock:
         if model in _servers or model in _loading:
             return
-        t = threading.Thread(target=_load, args=(model,), name="rlm-local-load", daemon=True)
-        _loading[model] = t
-        t.start()
+        _loading[model] = start_daemon(_load, model, name="rlm-local-load")
 
 
 def _load(model: str) -> None:
@@ -173,8 +172,7 @@ def chat(model: str, messages: list[dict], *, max_tokens: int | None = None, tem
     body = {"messages": adapt_messages(messages),
             "max_tokens": max_tokens or SETTINGS.max_tokens,
             "temperature": SETTINGS.temperature if temperature is None else temperature}
-    with _call_lock:
-        result = server.handle_chat_completions(body)
+    result = call_abandonable(_generate, server, body, name="rlm-local-generate")
     if not isinstance(result, dict) or "error" in result:
         err = result.get("error") if isinstance(result, dict) else result
         message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
@@ -182,6 +180,14 @@ def chat(model: str, messages: list[dict], *, max_tokens: int | None = None, tem
             raise ContextTooLong(f"{model}: prompt exceeds the context window ({message})")
         raise BackendError(f"{model}: local model error: {message}")
     return result
+
+
+def _generate(server, body: dict):
+    """The generation itself (a C call that does not look at signals): run in a helper thread by
+    call_abandonable, so Ctrl-C in the main thread is honoured at once. The lock is held here, so a
+    new request waits for an abandoned generation to finish instead of running beside it."""
+    with _call_lock:
+        return server.handle_chat_completions(body)
 
 
 class ContextTooLong(BackendError):

@@ -3,7 +3,7 @@
 litellm takes ~3 s to import here. The Router (retries with backoff, fallbacks between model names,
 load balancing over deployments sharing a model_name) is built in a background thread. Until it is
 ready, calls whose deployments are all `openai/...` (OpenAI, vLLM, llama.cpp server, a LiteLLM proxy,
-any OpenAI-compatible server) go through rlm_cli.openai_compat (httpx, 0.1 s import instead of the
+any OpenAI-compatible server) go through rlm_cli.openai_compat (urllib3, 0.09 s import instead of the
 `openai` SDK's 0.5 s) with the SDK's retry behaviour and the same fallback order; other providers wait for the Router. Prices and context windows come
 from `model_info` or from litellm's bundled price file, read without importing litellm.
 `rlm.router: always` in the config waits for the Router even for the first call; `never` skips it.
@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BackendError, ContextOverflow
+from ..errors import BackendError
+from ..threads import start_daemon
+from .failures import backend_error
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
@@ -85,8 +87,7 @@ def prefetch_litellm() -> None:
     global _litellm_thread
     with _litellm_lock:
         if _litellm is None and _litellm_thread is None:
-            _litellm_thread = threading.Thread(target=_import_litellm, name="rlm-import-litellm", daemon=True)
-            _litellm_thread.start()
+            _litellm_thread = start_daemon(_import_litellm, name="rlm-import-litellm")
 
 
 def _import_litellm():
@@ -107,19 +108,18 @@ _http_thread: threading.Thread | None = None
 
 
 def prefetch_http() -> None:
-    """Import httpx (the fast path's transport) in a background thread (idempotent)."""
+    """Import urllib3 (the fast path's transport) in a background thread (idempotent)."""
     global _http_thread
     with _litellm_lock:
-        if _http_thread is None and "httpx" not in sys.modules:
-            _http_thread = threading.Thread(target=_import_http, name="rlm-import-httpx", daemon=True)
-            _http_thread.start()
+        if _http_thread is None and "urllib3" not in sys.modules:
+            _http_thread = start_daemon(_import_http, name="rlm-import-http")
 
 
 def _import_http() -> None:
     import importlib
 
     try:
-        importlib.import_module("httpx")  # the fast path's transport (~0.1 s)
+        importlib.import_module("urllib3")  # the fast path's transport (~0.09 s)
     except ImportError:
         pass
 
@@ -194,7 +194,7 @@ class RouterOptions:
 
 
 class LLMBackend:
-    """Model name -> deployments; completes through the Router, a small OpenAI-compatible httpx client (fast start) or a scripted model."""
+    """Model name -> deployments; completes through the Router, a small OpenAI-compatible urllib3 client (fast start) or a scripted model."""
 
     def __init__(self, endpoints: dict[str, Endpoint | list[Endpoint]] | None = None, *,
                  default_api_base: str | None = None, max_retries: int | None = None, timeout: float = 600.0,
@@ -236,6 +236,9 @@ class LLMBackend:
             eps = self.groups[model]
         return eps[0]
 
+    def window(self, model: str) -> int | None:
+        return context_window(self.endpoint(model))
+
     def chain(self, model: str) -> list[str]:
         """The model name, then its fallbacks (router_settings.fallbacks), in order."""
         self.endpoint(model)
@@ -263,13 +266,12 @@ class LLMBackend:
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
             self.start_router()
         elif any(self._fast_ok(m) for m in real):
-            prefetch_http()  # httpx's import, overlapped with ingestion and the worker start
+            prefetch_http()  # urllib3's import, overlapped with ingestion and the worker start
 
     def start_router(self) -> None:
         with self._lock:
             if self._router is None and self._router_thread is None and self.options.mode != "never":
-                self._router_thread = threading.Thread(target=self._build_router, name="rlm-router", daemon=True)
-                self._router_thread.start()
+                self._router_thread = start_daemon(self._build_router, name="rlm-router")
 
     def _build_router(self) -> None:
         try:
@@ -286,10 +288,6 @@ class LLMBackend:
             if self._router is None:
                 raise self._router_error or BackendError("the LiteLLM router is disabled (rlm.router: never)")
         return self._router
-
-    @property
-    def router_ready(self) -> bool:
-        return self._router is not None
 
     # ---- completion ---------------------------------------------------------------------------------
     def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
@@ -395,75 +393,3 @@ def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_
         kwargs["fallbacks"] = [{k: v} for k, v in options.fallbacks.items()]
     entries = [ep.router_entry() for eps in groups.values() for ep in eps]
     return litellm.Router(model_list=entries, **kwargs)
-
-
-def backend_error(exc: Exception, ep: Endpoint) -> Exception:
-    """Map an openai/litellm exception (litellm's subclass openai's) to one line saying what to fix."""
-    if isinstance(exc, BackendError):
-        return exc
-    from . import openai_compat
-
-    if isinstance(exc, (openai_compat.APIError, openai_compat.APIConnectionError)):
-        return _compat_error(exc, ep)
-    try:
-        import openai
-    except ImportError:  # pragma: no cover
-        return BackendError(redact.redact(f"{ep.model}: {exc}"))
-    where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = redact.redact(_short(exc))
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
-    elif isinstance(exc, openai.NotFoundError):
-        msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
-    elif isinstance(exc, openai.RateLimitError):
-        msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
-    elif isinstance(exc, (openai.APITimeoutError,)):
-        msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
-    elif isinstance(exc, openai.APIConnectionError):
-        msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
-    elif isinstance(exc, openai.BadRequestError) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
-        return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
-    elif isinstance(exc, openai.APIStatusError):
-        msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
-    elif type(exc).__module__.startswith("litellm") or "LLM Provider NOT provided" in str(exc):
-        msg, hint = f"{ep.model}: {detail or 'unknown model or provider'}", "use provider/model, e.g. openai/gpt-4o-mini"
-        return BackendError(msg, hint=hint)
-    else:
-        return exc
-    err = BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
-    return err
-
-
-def _compat_error(exc: Exception, ep: Endpoint) -> BackendError:
-    """backend_error for the fast path's transport (same messages as for the SDK's exceptions)."""
-    from . import openai_compat
-
-    where = f" at {ep.api_base}" if ep.api_base else ""
-    detail = redact.redact(_short(exc))
-    if isinstance(exc, openai_compat.APITimeoutError):
-        msg, hint = f"{ep.model}: request timed out{where}", "raise the timeout or check the server"
-    elif isinstance(exc, openai_compat.APIConnectionError):
-        msg, hint = f"{ep.model}: cannot reach the server{where}", "check --api-base / api_base and that the server is up"
-    elif exc.status_code in (401, 403):
-        msg, hint = f"{ep.model}: authentication failed{where}", "check the API key (env var or `api_key` in the profile)"
-    elif exc.status_code == 404 or (exc.status_code == 400 and _names_a_bad_model(detail)):
-        msg, hint = f"{ep.model}: model not found{where}", "check the model name (`rlm profiles show`)"
-    elif exc.status_code == 429:
-        msg, hint = f"{ep.model}: rate limited{where} after retries", "lower --concurrency or wait"
-    elif exc.status_code in (400, 413) and "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
-        return ContextOverflow(f"{ep.model}: prompt too long for the model's context window")
-    else:
-        msg, hint = f"{ep.model}: the server answered {exc.status_code}{where}", None
-    return BackendError(f"{msg}: {detail}" if detail else msg, hint=hint)
-
-
-def _names_a_bad_model(detail: str) -> bool:
-    """Servers that answer 400 for an unknown model (a LiteLLM proxy: "Invalid model name passed")."""
-    d = detail.lower()
-    return "model" in d and any(s in d for s in ("invalid model", "model not found", "does not exist", "unknown model", "model_not_found"))
-
-
-def _short(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    text = " ".join(str(text).split())
-    return text[:300]

@@ -62,6 +62,7 @@ class ScriptedModel:
     rules: list[Rule] = field(default_factory=list)
     default: str = "I cannot answer that."
     calls: list[dict] = field(default_factory=list)
+    windows: dict[str, int] = field(default_factory=dict)  # model name -> context window (tokens)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ScriptedModel":
@@ -86,6 +87,9 @@ class ScriptedModel:
             if text is not None:
                 return text, rule.delay
         return self.default, 0.0
+
+    def window(self, model: str) -> int | None:
+        return self.windows.get(model)
 
     def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
         t0 = time.monotonic()

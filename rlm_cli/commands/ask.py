@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from .. import defaults
 from ..completion import complete_profiles
 from ..errors import ExitStatus, LimitExceeded, RLMError, UsageError
 
@@ -51,15 +52,18 @@ def ask(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the answer (or JSON) to FILE atomically."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on stderr but errors."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="One plain line per event on stderr; tracebacks on errors."),
-    max_iterations: Optional[int] = typer.Option(None, "--max-iterations", min=1, help="Root turns before a last request for an answer [default: 20]."),
-    max_depth: Optional[int] = typer.Option(None, "--max-depth", min=0, help="How deep rlm_query may recurse (0: plain sub-calls) [default: 1]."),
+    max_iterations: Optional[int] = typer.Option(None, "--max-iterations", min=1,
+                                                 help=f"Root turns before a last request for an answer [default: {defaults.MAX_ITERATIONS}]."),
+    max_depth: Optional[int] = typer.Option(None, "--max-depth", min=0,
+                                            help=f"How deep rlm_query may recurse (0: plain sub-calls) [default: {defaults.MAX_DEPTH}]."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Model calls over the whole tree."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop when the run has cost this many USD."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Tokens (prompt+completion) over the whole tree."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Wall-clock limit for the run, in seconds."),
-    exec_timeout: float = typer.Option(60.0, "--exec-timeout", min=0.1, help="Limit for one code block in the REPL, in seconds."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Parallel model calls [default: 8]."),
-    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox", help="auto: strongest available; strict: refuse without file+network isolation; basic: process only."),
+    exec_timeout: float = typer.Option(defaults.EXEC_TIMEOUT, "--exec-timeout", min=0.1, help="Limit for one code block in the REPL, in seconds."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help=f"Parallel model calls [default: {defaults.CONCURRENCY}]."),
+    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox",
+                                        help="auto: strongest available; strict: refuse without file+network isolation; basic: process only."),
     include: List[str] = typer.Option([], "--include", help="Glob of files to read in directories (repeatable)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Glob of files to skip in directories (repeatable)."),
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
@@ -67,20 +71,30 @@ def ask(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the parse cache."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Also write the trajectory (JSON lines) to FILE."),
     estimate: bool = typer.Option(False, "--estimate", "--dry-run", help="Print a cost/time estimate range and exit; nothing is sent."),
+    continue_latest: bool = typer.Option(False, "-c", "--continue",
+                                         help="Follow up in the latest conversation: same documents (plus any SOURCES given), same REPL variables."),
+    conversation: Optional[str] = typer.Option(None, "--conversation", "--cid", metavar="NAME",
+                                               help="Continue the conversation NAME, or start it under that name."),
+    conversation_max_cost: Optional[float] = typer.Option(None, "--conversation-max-cost", min=0, metavar="USD",
+                                                          help="Cap for the whole conversation (kept with it), on top of --max-cost per question."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never."),
 ) -> int:
     from .ask_run import AskOptions, run_ask
 
     if not args:
         raise UsageError("missing QUESTION")
+    from ..runs import RunOptions
+
+    run = RunOptions(max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls, max_cost=max_cost,
+                     max_tokens=max_tokens, timeout=timeout, exec_timeout=exec_timeout, concurrency=concurrency,
+                     sandbox=sandbox.value, trace=trace)
     opts = AskOptions(
         sources=list(args[:-1]), question=args[-1], profile=profile, config=str(config) if config else None,
         model=model, sub_model=sub_model, api_base=api_base,
         fmt="json" if json_out else fmt.value, output=output, quiet=quiet, verbose=verbose,
-        max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls, max_cost=max_cost,
-        max_tokens=max_tokens, timeout=timeout, exec_timeout=exec_timeout, concurrency=concurrency,
-        sandbox=sandbox.value, include=list(include), exclude=list(exclude), password=password,
-        pdf_engine=pdf_engine, use_cache=not no_cache, trace=trace, color=color.value, estimate=estimate,
+        include=list(include), exclude=list(exclude), password=password,
+        pdf_engine=pdf_engine, use_cache=not no_cache, color=color.value, estimate=estimate, run=run,
+        continue_latest=continue_latest, conversation=conversation, conversation_max_cost=conversation_max_cost,
     )
     from ..env import of
 

@@ -1,11 +1,14 @@
-"""The work behind `rlm ask`, kept apart from the option declarations so `--help` stays cheap."""
+"""The work behind `rlm ask`, kept apart from the option declarations so `--help` stays cheap.
+
+It only configures a run and consumes it: resolve the models, read the sources, check where the
+answer goes, then `Run.execute` (which owns the run) and deliver the result."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import events as ev
-from ..errors import ExitStatus, LimitExceeded, RLMError, UsageError
+from ..errors import ExitStatus, UsageError
+from ..runs import RunOptions
 
 
 @dataclass
@@ -21,69 +24,97 @@ class AskOptions:
     output: Path | None = None
     quiet: bool = False
     verbose: bool = False
-    max_iterations: int | None = None
-    max_depth: int | None = None
-    max_calls: int | None = None
-    max_cost: float | None = None
-    max_tokens: int | None = None
-    timeout: float | None = None
-    exec_timeout: float = 60.0
-    concurrency: int | None = None
-    sandbox: str = "auto"
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     password: str | None = None
     pdf_engine: str = "auto"
     use_cache: bool = True
-    trace: Path | None = None
     color: str = "auto"
     estimate: bool = False
+    continue_latest: bool = False  # -c: the latest conversation
+    conversation: str | None = None  # --conversation NAME: continue it, or start it
+    conversation_max_cost: float | None = None
+    run: RunOptions = field(default_factory=RunOptions)
 
 
 def run_ask(o: AskOptions, env=None) -> int:
     from ..env import Env
+    from .delivery import check_writable
 
     env = env or Env()
     if not o.question.strip():
         raise UsageError("the question is empty")
-    resolved = _resolve(o)
-    if not o.estimate:
-        resolved.backend.warm_up([resolved.root_model, resolved.sub_model])  # litellm import starts now, off the path
-    display = _display(o, env)
-    for notice in resolved.notices:
-        display.notice(notice)
-    context = _ingest(o, env)
     if o.estimate:
-        from ..estimate import estimate
-
-        env.stdout.write(estimate(resolved, context, _limits(o, resolved)))
-        return int(ExitStatus.OK)
-    run = _make_run(o, resolved)
-    for notice in (run.config.sandbox.confine or {}).get("notices", []):
-        display.notice(notice)
-    sinks = _sinks(o, run, display)
+        return estimate(o, env)
+    if o.output:
+        check_writable(o.output)  # before any model call: a bad -o is a usage error, not lost work
+    display = make_display(o, env)
     try:
-        return _execute(o, env, run, context, sinks, display)
+        conv = open_conversation(o, env, display)
+        try:
+            return ask(o, env, conv, display)
+        finally:
+            conv.close()
     finally:
-        for sink in sinks:
-            getattr(sink, "close", lambda: None)()
+        display.close()
 
 
-def _resolve(o: AskOptions):
+def ask(o: AskOptions, env, conv, display) -> int:
+    from ..runs import confine_notices
+    from ..threads import stopping_notice
+    from .delivery import deliver
+
+    for notice in confine_notices(o.run):
+        display.notice(notice)
+    conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model])  # imports start now
+    with stopping_notice(display.notice):
+        result = conv.ask(o.question, sinks=[display])
+    return deliver(result, display, env, fmt=o.fmt, output=o.output)
+
+
+def open_conversation(o: AskOptions, env, display):
+    from ..conversation.opening import Request, open_conversation as open_
+
+    req = Request(sources=list(o.sources), reading=reading(o, env), models=models(o),
+                  continue_latest=o.continue_latest, name=o.conversation,
+                  caps={"max_cost": o.conversation_max_cost}, stdin=env.stdin, stdin_isatty=env.stdin_isatty)
+
+    def resolve_models(chosen: dict):
+        resolved = resolve_with(chosen, o.run)
+        for notice in resolved.notices:
+            display.notice(notice)
+        return resolved
+
+    return open_(req, o.run, resolve_models)
+
+
+def estimate(o: AskOptions, env) -> int:
+    from ..conversation.inputs import load
+    from ..estimate import estimate as text
+    from ..runs import limits
+
+    resolved = resolve_with(models(o), o.run)
+    context = load(list(o.sources) or ["-"], reading(o, env), stdin=env.stdin)
+    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits)))
+    return int(ExitStatus.OK)
+
+
+def models(o: AskOptions) -> dict:
+    return {"profile": o.profile, "config": o.config, "model": o.model, "sub_model": o.sub_model, "api_base": o.api_base}
+
+
+def resolve_with(chosen: dict, run: RunOptions):
     from .. import config
+    from ..runs import concurrency
 
-    return config.resolve(profile=o.profile, config_path=o.config, model=o.model, sub_model=o.sub_model,
-                          api_base=o.api_base, concurrency=o.concurrency or 8)
+    return config.resolve(profile=chosen.get("profile"), config_path=chosen.get("config"), model=chosen.get("model"),
+                          sub_model=chosen.get("sub_model"), api_base=chosen.get("api_base"),
+                          concurrency=concurrency(run, None))
 
 
-def _ingest(o: AskOptions, env):
-    from ..ingest import load_sources
+def reading(o: AskOptions, env):
+    from ..conversation.inputs import Reading
 
-    sources = list(o.sources)
-    if not sources:
-        if env.stdin_isatty:
-            raise UsageError("no SOURCES given and stdin is a terminal: pass files, or pipe text into rlm")
-        sources = ["-"]
     progress = None
     if env.stderr_isatty and not o.quiet:
         from rich.console import Console
@@ -91,166 +122,11 @@ def _ingest(o: AskOptions, env):
         from ..ingest.progress import RichProgress
 
         progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
-    return load_sources(sources, stdin=env.stdin, include=o.include, exclude=o.exclude, password=o.password,
-                        pdf_engine=o.pdf_engine, use_cache=o.use_cache, progress=progress)
+    return Reading(include=list(o.include), exclude=list(o.exclude), pdf_engine=o.pdf_engine, use_cache=o.use_cache,
+                   password=o.password, progress=progress)
 
 
-def _limits(o: AskOptions, resolved):
-    from ..usage import Limits
+def make_display(o: AskOptions, env):
+    from ..ui.display import make_display as make
 
-    d = resolved.limits
-    pick = lambda flag, key, default: flag if flag is not None else d.get(key, default)  # noqa: E731
-    return Limits(
-        max_iterations=pick(o.max_iterations, "max_iterations", 20), max_depth=pick(o.max_depth, "max_depth", 1),
-        max_calls=pick(o.max_calls, "max_calls", None), max_cost=pick(o.max_cost, "max_cost", None),
-        max_tokens=pick(o.max_tokens, "max_tokens", None), timeout=pick(o.timeout, "timeout", None),
-    )
-
-
-def _make_run(o: AskOptions, resolved):
-    from ..engine import Run, RunConfig
-    from ..sandbox import SandboxOptions
-    from ..tokens import count_tokens
-
-    concurrency = o.concurrency or resolved.concurrency or 8
-    sandbox = SandboxOptions(exec_timeout=o.exec_timeout, confine=_confine_spec(o.sandbox))
-    config = RunConfig(resolved.root_model, resolved.sub_model, _limits(o, resolved), concurrency, sandbox,
-                       count_tokens=count_tokens, sub_models=tuple(getattr(resolved, "sub_models", ())))
-    return Run(resolved.backend, config)
-
-
-def _confine_spec(mode: str) -> dict | None:
-    try:
-        from ..sandbox.policy import spec_for_mode
-    except ImportError:  # confinement layers not available in this build: process isolation only
-        return None
-    return spec_for_mode(mode)
-
-
-def _display(o: AskOptions, env):
-    from ..ui.display import make_display
-
-    return make_display(env, quiet=o.quiet, verbose=o.verbose, color=o.color)
-
-
-def _sinks(o: AskOptions, run, display) -> list:
-    from ..ui.trajectory import TrajectoryWriter
-
-    traj = TrajectoryWriter(run.run_id)
-    sinks = [traj]
-    if o.trace:
-        sinks.append(TrajectoryWriter.to_file(o.trace))
-    sinks.append(display)
-    for sink in sinks:
-        run.bus.add(sink)
-    run.trajectory_path = traj.path
-    return sinks
-
-
-def _execute(o: AskOptions, env, run, context, sinks, display) -> int:
-    warnings = list(context.warnings)
-    for w in warnings:
-        run.bus.emit(ev.WARNING, message=w)
-    run.bus.add(_collect_warnings(warnings))  # the run's own warnings (e.g. an answer cut at its cap) join --json's
-    try:
-        result = run.answer(o.question, context)
-    except LimitExceeded as exc:
-        return _finish(o, env, run, display, None, "limit", ExitStatus.LIMIT, str(exc), warnings)
-    except KeyboardInterrupt:
-        run.bus.emit(ev.INTERRUPTED, **_totals(run))
-        raise
-    except RLMError as exc:
-        run.bus.emit(ev.FAILED, error=exc.message, exit_code=int(exc.exit_status), **_totals(run))
-        if o.fmt == "json" and not o.output:  # scripts get an object with the status even on failure
-            _print_json(o, env, run, None, "error", exc.exit_status, exc.message, warnings)
-        raise
-    except BaseException as exc:
-        run.bus.emit(ev.FAILED, error=f"{type(exc).__name__}: {exc}", exit_code=int(ExitStatus.ERROR), **_totals(run))
-        raise
-    return _finish(o, env, run, display, result.answer, "ok", ExitStatus.OK, None, warnings)
-
-
-def _collect_warnings(into: list):
-    def sink(event) -> None:
-        if event.kind == ev.WARNING:
-            into.append(str(event.data.get("message")))
-
-    return sink
-
-
-def _finish(o, env, run, display, answer, status, code, error, warnings) -> int:
-    from ..ui.output import to_json, write_atomic
-
-    run.bus.emit(ev.RUN_END, status=status, exit_code=int(code), answer=answer, error=error,
-                 usage=run.usage.as_dict(), **_totals(run))
-    obj = _result(o, run, answer, status, code, error, warnings)
-    if o.fmt == "json":
-        text = to_json(obj)
-    elif answer is None:
-        text = None
-    elif o.fmt == "markdown":
-        text = _markdown(answer, obj)
-    else:
-        text = answer if answer.endswith("\n") else answer + "\n"
-    if code != ExitStatus.OK:
-        display.error(f"{error}; partial trajectory saved to {obj['trajectory']}")
-    if text is not None and not (o.output and code != ExitStatus.OK):
-        if o.output:
-            write_atomic(o.output, text)  # raw answer: a file is data (docs/output.md)
-        elif not (o.fmt == "text" and getattr(display, "shows_answer", False) and _same_terminal(env)):
-            _write_stdout(env, text, o.fmt == "json")  # (on one shared terminal the answer panel already shows it)
-    display.finished(obj)
-    return int(code)
-
-
-def _result(o, run, answer, status, code, error, warnings) -> dict:
-    """The --json object for this run (errors redacted like every other output)."""
-    from .. import redact
-    from ..ui.output import citations, result_object
-
-    return result_object(run=run, answer=answer, question=o.question, status=status, exit_code=code,
-                         error=redact.redact(error) if error else error,
-                         trajectory=getattr(run, "trajectory_path", None), warnings=warnings,
-                         citations=citations(answer, [s.name for s in run.sources]))
-
-
-def _print_json(o, env, run, answer, status, code, error, warnings) -> None:
-    from ..ui.output import to_json
-
-    _write_stdout(env, to_json(_result(o, run, answer, status, code, error, warnings)), True)
-
-
-def _write_stdout(env, text: str, is_json: bool) -> None:
-    """The answer (or JSON) on stdout: raw bytes for a pipe or a file, sanitised for a terminal
-    (no escape sequences or control characters; JSON keeps its value, C1 characters escaped)."""
-    from ..env import isatty
-    from ..ui.sanitize import clean, fix_unicode, terminal_json
-
-    if isatty(env.stdout):
-        text = terminal_json(text) if is_json else clean(text)
-    env.stdout.write(fix_unicode(text))
-    env.stdout.flush()
-
-
-
-def _same_terminal(env) -> bool:
-    """stdout and stderr are the same terminal (not a pipe, not a file)."""
-    import os
-
-    try:
-        out, err = env.stdout.fileno(), env.stderr.fileno()
-        return os.isatty(out) and os.path.samestat(os.fstat(out), os.fstat(err))
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _markdown(answer: str, obj: dict) -> str:
-    models = ", ".join(f"{m} ({u['calls']} calls)" for m, u in obj["usage"].items())
-    return (f"{answer.rstrip()}\n\n---\n_Answered by rlm in {obj['duration_s']:.1f} s: {obj['iterations']} iterations, "
-            f"{obj['sub_calls']} sub-calls, {obj['tokens']:,} tokens, ${obj['cost_usd']:.4f}; models: {models}; "
-            f"run {obj['run_id']}._\n")
-
-
-def _totals(run) -> dict:
-    u = run.usage
-    return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6), "duration_s": round(run.budget.elapsed(), 3)}
+    return make(env, quiet=o.quiet, verbose=o.verbose, color=o.color)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from ..threads import get, start_daemon
 from . import trust
 from .trust import CallRefused
 
@@ -94,8 +95,12 @@ class ExecResult:
 
 
 class Sandbox(Protocol):
+    """A persistent REPL over one context. Used as a context manager by the engine."""
+
     def execute(self, code: str, handler: CallHandler) -> ExecResult: ...
-    def close(self) -> None: ...
+    def close(self, graceful: bool = True) -> None: ...
+    def __enter__(self) -> "Sandbox": ...
+    def __exit__(self, exc_type, *exc) -> None: ...
 
 
 class WorkerDied(Exception):
@@ -135,10 +140,9 @@ class _Process:
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
         self.inbox: queue.Queue = queue.Queue(maxsize=INBOX_MESSAGES)
         self.closed = threading.Event()
-        self.reader = threading.Thread(target=self._read, name=f"rlm-worker-{self.proc.pid}", daemon=True)
-        self.reader.start()
+        self.reader = start_daemon(self._read, name=f"rlm-worker-{self.proc.pid}")
         if opts.confine and opts.confine.get("rss_watchdog"):
-            threading.Thread(target=self._watch_rss, args=(opts.memory_mb,), daemon=True).start()
+            start_daemon(self._watch_rss, opts.memory_mb, name=f"rlm-rss-{self.proc.pid}")
 
     def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict) -> list[str]:
         argv = [
@@ -237,7 +241,7 @@ class _Process:
 
     def recv(self, timeout: float | None) -> dict:
         try:
-            msg = self.inbox.get(timeout=timeout)
+            msg = get(self.inbox, timeout)  # in slices: Ctrl-C is noticed at once
         except queue.Empty:
             raise TimeoutError from None
         if msg is None:
@@ -308,6 +312,7 @@ class SubprocessSandbox:
         self.proc: _Process | None = None
         self.layers: list[str] = []
         self.restarts = 0
+        self.busy = False
         self.sub_prompts = 0
         self._seq = 0
         _LIVE.add(self)
@@ -361,6 +366,7 @@ class SubprocessSandbox:
     def execute(self, code: str, handler: CallHandler) -> ExecResult:
         self.start()
         t0 = time.monotonic()
+        self.busy = True  # stays True if Ctrl-C leaves the worker mid-block (a conversation then restarts it)
         try:
             result = self._exchange(code, handler)
         except TimeoutError:
@@ -379,7 +385,26 @@ class SubprocessSandbox:
                 restarted=True,
             )
         result.duration_s = time.monotonic() - t0
+        self.busy = False
         return result
+
+    def control(self, msg: dict, timeout: float) -> dict:
+        """A save / load / vars request (rlm_cli/sandbox/state.py). Nothing else is served meanwhile: a
+        sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
+        self.start()
+        self._seq += 1
+        deadline = time.monotonic() + timeout
+        try:
+            self.proc.send(dict(msg, seq=self._seq), timeout=timeout)
+            while True:
+                reply = self.proc.recv(timeout=max(deadline - time.monotonic(), 0.01))
+                if reply.get("seq") == self._seq and str(reply.get("type", "")).startswith(msg["type"]):
+                    return reply
+                if reply.get("type") != "result":  # (a stale exec result is skipped)
+                    raise WorkerDied(f"unexpected message {reply.get('type')!r} on the REPL channel")
+        except (TimeoutError, WorkerDied):
+            self._restart()
+            raise
 
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc
@@ -432,11 +457,12 @@ class SubprocessSandbox:
         self.restarts += 1
         self.start()
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
+        """Stop the worker (asked to exit, or killed at once when `graceful` is False) and remove its files."""
         try:
             if self.proc is not None:
                 proc, self.proc = self.proc, None
-                proc.stop()
+                proc.stop() if graceful else proc.kill()
         finally:
             shutil.rmtree(self.ctx_dir, ignore_errors=True)
             _LIVE.discard(self)
@@ -444,8 +470,8 @@ class SubprocessSandbox:
     def __enter__(self) -> "SubprocessSandbox":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(graceful=exc_type is None)  # after Ctrl-C or an error, do not wait on the worker
 
 
 # ---- cleanup on every exit path ----------------------------------------------------------------------

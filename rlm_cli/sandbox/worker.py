@@ -149,7 +149,15 @@ class Repl:
         self.has_final = False
         self.main_thread = threading.get_ident()
         self.out_path = opts.raw_output
-        self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+        # The namespace is a real module registered as __main__, so pickle finds functions and classes
+        # defined in the REPL by reference (conversations keep them across processes).
+        import types
+
+        module = types.ModuleType("__main__")
+        sys.modules["__main__"] = module
+        self.namespace: dict = module.__dict__
+        self.namespace["__builtins__"] = __builtins__
+        self.defs: dict[str, str] = {}  # name -> source of its latest def / class / import statement
         self.reserved = {
             "context": context,
             "sources": sources,
@@ -248,6 +256,78 @@ class Repl:
         """The names and types of the variables you created."""
         return {k: type(v).__name__ for k, v in self.namespace.items() if not k.startswith("_") and k not in self.reserved}
 
+    # ---- state kept across questions (conversations) ----------------------------------------------
+    def _user_vars(self):
+        """(name, value) of the variables model code created: not reserved, not private, not modules."""
+        import types
+
+        for name, value in list(self.namespace.items()):
+            if name.startswith("_") or name in self.reserved or isinstance(value, types.ModuleType):
+                continue
+            if getattr(value, "__func__", None) is Repl.FINAL:  # the Final/final aliases
+                continue
+            yield name, value
+
+    def save_state(self, path: str, max_bytes: int) -> dict:
+        """Pickle every picklable variable (each on its own, so one bad value loses only itself) into
+        `path` (in scratch; the host moves it). What could not be saved is listed with the reason."""
+        import pickle
+
+        import types
+
+        blobs, skipped, total = {}, [], 0
+        defs = [[n, src] for n, src in self.defs.items() if n in self.namespace]
+        for name, value in self._user_vars():
+            if name in self.defs and isinstance(value, (types.FunctionType, type)):
+                continue  # replayed from its source
+            try:
+                blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # noqa: BLE001 - anything model code made can fail to pickle
+                skipped.append([name, f"{type(value).__name__}, not picklable ({type(exc).__name__})"])
+                continue
+            if total + len(blob) > max_bytes:
+                skipped.append([name, f"{type(value).__name__}, {len(blob):,} bytes: over the {max_bytes:,}-byte cap"])
+                continue
+            blobs[name], total = blob, total + len(blob)
+        with open(path, "wb") as f:
+            pickle.dump({"defs": defs, "values": blobs}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return {"type": "saved", "saved": sorted(set(blobs) | {n for n, _ in defs}), "skipped": skipped, "bytes": total}
+
+    def load_state(self, path: str) -> dict:
+        """Unpickle (here, inside the sandbox: never in the host) what a previous worker saved."""
+        import pickle
+
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        loaded, failed = [], []
+        for name, src in saved.get("defs") or []:
+            try:
+                exec(compile(src, "<repl>", "exec"), self.namespace)
+                self.defs[name] = src
+                loaded.append(name)
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([name, f"could not be redefined ({type(exc).__name__}: {exc})"[:200]])
+        for name, blob in (saved.get("values") or {}).items():
+            if not isinstance(name, str) or name in self.reserved or name.startswith("_"):
+                continue
+            try:
+                self.namespace[name] = pickle.loads(blob)
+                loaded.append(name)
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([name, f"could not be restored ({type(exc).__name__})"])
+        return {"type": "loaded", "loaded": sorted(loaded), "skipped": failed}
+
+    def describe_vars(self) -> dict:
+        """Names, types and sizes of the variables (never their content)."""
+        out = []
+        for name, value in self._user_vars():
+            try:
+                size = len(value)
+            except BaseException:  # noqa: BLE001
+                size = None
+            out.append({"name": name, "type": type(value).__name__, "size": size if isinstance(size, int) else None})
+        return {"type": "vars", "vars": out}
+
     # ---- execution ------------------------------------------------------------------------------
     def execute(self, code: str) -> dict:
         out = BoundedText(self.opts.max_output)
@@ -280,15 +360,33 @@ class Repl:
 
     def _run(self, code: str) -> None:
         tree = ast.parse(code, "<repl>", "exec")
+        defs = [n for n in tree.body if isinstance(n, DEF_NODES)]
         last = tree.body[-1] if tree.body else None
-        if isinstance(last, ast.Expr):
-            tree.body.pop()
-            exec(compile(tree, "<repl>", "exec"), self.namespace)
-            value = eval(compile(ast.Expression(last.value), "<repl>", "eval"), self.namespace)
-            if value is not None:
-                print(repr(value))
-        else:
-            exec(compile(tree, "<repl>", "exec"), self.namespace)
+        try:
+            if isinstance(last, ast.Expr):
+                tree.body.pop()
+                exec(compile(tree, "<repl>", "exec"), self.namespace)
+                value = eval(compile(ast.Expression(last.value), "<repl>", "eval"), self.namespace)
+                if value is not None:
+                    print(repr(value))
+            else:
+                exec(compile(tree, "<repl>", "exec"), self.namespace)
+        finally:  # also when FINAL or an error ended the block: what ran is defined
+            self._record_defs(code, defs)
+
+    def _record_defs(self, code: str, nodes: list) -> None:
+        """Remember the source of top-level def / class / import statements that ran: they are
+        replayed before saved values are restored (a function or module itself is not pickled)."""
+        for node in nodes:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [(a.asname or a.name).split(".")[0] for a in node.names]
+            else:
+                names = [node.name]
+            src = ast.get_source_segment(code, node)
+            for name in names:
+                if src and name in self.namespace and name not in self.reserved:
+                    self.defs.pop(name, None)
+                    self.defs[name] = src  # (re-inserted: dicts keep the order of the latest definitions)
 
     def _restore_reserved(self) -> list[str]:
         notes = []
@@ -311,6 +409,25 @@ class Repl:
         text = data[: self.opts.max_output].decode("utf-8", "replace")
         more = " [truncated]" if len(data) > self.opts.max_output else ""
         return f"\n[raw output on fd 1/2{more}]\n{text}"
+
+
+CONTROL = ("save", "load", "vars")
+DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _control(repl: "Repl", msg: dict) -> dict:
+    """save / load / vars requests from the host; any failure is reported, never fatal."""
+    try:
+        if msg["type"] == "save":
+            reply = repl.save_state(str(msg["path"]), int(msg["max_bytes"]))
+        elif msg["type"] == "load":
+            reply = repl.load_state(str(msg["path"]))
+        else:
+            reply = repl.describe_vars()
+    except BaseException as exc:  # noqa: BLE001
+        reply = {"type": msg["type"] + "_failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    reply["seq"] = msg.get("seq")
+    return reply
 
 
 def _text(value) -> str:
@@ -409,6 +526,8 @@ def main(argv: list[str] | None = None) -> None:
             result = repl.execute(msg["code"])
             result["seq"] = msg.get("seq")
             chan.send(result)
+        elif msg.get("type") in CONTROL:
+            chan.send(_control(repl, msg))
         elif msg.get("type") == "exit":
             return
 

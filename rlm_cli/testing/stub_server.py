@@ -23,132 +23,18 @@ Command line::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import threading
 import time
 import os
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Iterable
+
+from .stub_protocol import (DEFAULT_REPLY, RecordedRequest, Reply, Responder, completion_id, completion_payload,
+                            error_body, estimate_tokens, prompt_text, split_text, stream_events, usage_of)
 
 __all__ = ["Reply", "RecordedRequest", "Responder", "StubServer", "main"]
-
-DEFAULT_REPLY = "stub answer"
-
-
-@dataclass
-class Reply:
-    """What a responder may return instead of a plain string.
-
-    ``status`` != 200 makes the server answer with an OpenAI-style error body
-    (``error`` is its message).  ``delay`` overrides the server latency for this
-    request; ``prompt_tokens``/``completion_tokens`` override the estimates.
-    """
-
-    text: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    status: int = 200
-    error: str | None = None
-    delay: float | None = None
-
-
-Responder = Callable[[dict], Union[str, Reply]]
-
-
-@dataclass
-class RecordedRequest:
-    """One request as seen by the server."""
-
-    method: str
-    path: str
-    headers: dict[str, str]  # header names lower-cased
-    body: Any  # parsed JSON (usually a dict); None for GET / unparsable bodies
-    received_at: float  # time.time() when the request line was parsed
-    answered_at: float | None = None  # time.time() when the response was fully written
-    status: int | None = None  # HTTP status sent back
-    client_address: tuple | None = None  # (host, port) of the TCP connection (same port => keep-alive reuse)
-    size: int = 0  # bytes in the request body as received
-
-    @property
-    def model(self) -> str | None:
-        return self.body.get("model") if isinstance(self.body, dict) else None
-
-    @property
-    def duration(self) -> float | None:
-        return None if self.answered_at is None else self.answered_at - self.received_at
-
-
-# --------------------------------------------------------------------------- helpers
-
-_ERROR_TYPES: dict[int, tuple[str, str | None, str]] = {
-    # status: (type, code, default message)
-    400: ("invalid_request_error", None, "Bad request"),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided"),
-    403: ("permission_error", None, "Permission denied"),
-    404: ("invalid_request_error", "model_not_found", "Not found"),
-    408: ("timeout", None, "Request timed out"),
-    409: ("conflict_error", None, "Conflict"),
-    422: ("invalid_request_error", None, "Unprocessable entity"),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests"),
-    500: ("server_error", None, "The server had an error while processing your request"),
-    502: ("server_error", None, "Bad gateway"),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later"),
-    504: ("server_error", None, "Gateway timeout"),
-}
-
-
-def error_body(status: int, message: str | None = None) -> dict:
-    """An OpenAI-style error body for ``status``."""
-    etype, code, default = _ERROR_TYPES.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
-    )
-    return {"error": {"message": message or default, "type": etype, "param": None, "code": code}}
-
-
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
-        out = []
-        for part in content:
-            if isinstance(part, dict):
-                out.append(str(part.get("text") or ""))
-            else:
-                out.append(str(part))
-        return "".join(out)
-    return str(content)
-
-
-def estimate_tokens(text: str) -> int:
-    """Crude token estimate: ``len(text) // 4``, at least 1."""
-    return max(1, len(text) // 4)
-
-
-def prompt_text(body: dict) -> str:
-    messages = body.get("messages") if isinstance(body, dict) else None
-    if not isinstance(messages, list):
-        return ""
-    return "".join(_content_text(m.get("content")) for m in messages if isinstance(m, dict))
-
-
-def split_text(text: str, parts: int = 4) -> list[str]:
-    """Split ``text`` into up to ``parts`` contiguous pieces whose concatenation is ``text``."""
-    if not text:
-        return []
-    n = max(1, min(parts, len(text)))
-    size, rest = divmod(len(text), n)
-    pieces, pos = [], 0
-    for i in range(n):
-        step = size + (1 if i < rest else 0)
-        pieces.append(text[pos : pos + step])
-        pos += step
-    return pieces
-
 
 # --------------------------------------------------------------------------- server
 
@@ -179,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.stub._track_connection(self.connection, True)
 
     def finish(self) -> None:
@@ -202,32 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         stub = self.server.stub
         received = time.time()
-        raw = b""
-        length = self.headers.get("Content-Length")
-        if length:
-            try:
-                raw = self.rfile.read(int(length))
-            except (ValueError, OSError):
-                self.close_connection = True
-                raw = b""
-        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            raw = self._read_chunked()
-        body: Any = None
-        bad_json = False
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                bad_json = True
-        rec = RecordedRequest(
-            method=method,
-            path=self.path,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            received_at=received,
-            client_address=tuple(self.client_address) if self.client_address else None,
-            size=len(raw),
-        )
+        body, bad_json, size = self._read_body()
+        rec = RecordedRequest(method=method, path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
+                              body=body, received_at=received,
+                              client_address=tuple(self.client_address) if self.client_address else None, size=size)
         stub._begin(rec)
         try:
             self._route(stub, rec, bad_json)
@@ -244,6 +109,24 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             rec.answered_at = time.time()
             stub._end(rec)
+
+    def _read_body(self) -> tuple[Any, bool, int]:
+        """(parsed JSON or None, whether a body was there but was not JSON, its size in bytes)."""
+        raw = b""
+        length = self.headers.get("Content-Length")
+        if length:
+            try:
+                raw = self.rfile.read(int(length))
+            except (ValueError, OSError):
+                self.close_connection = True
+        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            raw = self._read_chunked()
+        if not raw:
+            return None, False, 0
+        try:
+            return json.loads(raw), False, len(raw)
+        except ValueError:
+            return None, True, len(raw)
 
     def _read_chunked(self) -> bytes:
         data = bytearray()
@@ -267,9 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", "req_" + os.urandom(12).hex())
         for k, v in (extra or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        # headers and body in ONE write: a second small write would wait for the client's delayed ACK
+        # (~40 ms per request on Linux), and the stub would measure itself instead of rlm
+        self._headers_buffer.append(b"\r\n" + data)
+        self.flush_headers()
 
     def _send_error(self, status: int, message: str | None, rec: RecordedRequest) -> None:
         extra = {}
@@ -315,88 +199,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"The model `{model}` does not exist", rec)
             return
         stub._saw_model(model)
-
         result = stub.responder(body) if stub.responder is not None else DEFAULT_REPLY
         reply = result if isinstance(result, Reply) else Reply(text="" if result is None else str(result))
-
-        delay = reply.delay
-        if delay is None:
-            delay = stub.latency_per_model.get(model, stub.latency)
-        completion_tokens = (
-            reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
-        )
-        prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt_text(body))
-        gen_time = completion_tokens / stub.tokens_per_second if stub.tokens_per_second else 0.0
-
-        stream = bool(body.get("stream"))
+        delay = reply.delay if reply.delay is not None else stub.latency_per_model.get(model, stub.latency)
+        completion = reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
+        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt_text(body))
+        gen_time = completion / stub.tokens_per_second if stub.tokens_per_second else 0.0
         if delay and delay > 0:
             time.sleep(delay)
         if reply.status != 200:
             self._send_error(reply.status, reply.error, rec)
             return
-
-        created = int(time.time())
-        cid = "chatcmpl-" + os.urandom(12).hex()
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-        if not stream:
-            if gen_time > 0:
-                time.sleep(gen_time)
-            payload = {
-                "id": cid,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_stub",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply.text, "refusal": None},
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": usage,
-            }
-            self._send_json(200, payload, rec)
+        usage = usage_of(prompt, completion)
+        if not body.get("stream"):
+            time.sleep(gen_time)
+            self._send_json(200, completion_payload(completion_id(), model, reply.text, usage), rec)
             return
-
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        self._stream(cid, created, model, reply.text, usage if include_usage else None, gen_time, rec)
+        self._stream(model, reply.text, usage if include_usage else None, gen_time, rec)
 
-    def _stream(
-        self,
-        cid: str,
-        created: int,
-        model: str,
-        text: str,
-        usage: dict | None,
-        gen_time: float,
-        rec: RecordedRequest,
-    ) -> None:
-        def chunk(delta: dict, finish: str | None = None) -> dict:
-            return {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_stub",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            }
-
+    def _stream(self, model: str, text: str, usage: dict | None, gen_time: float, rec: RecordedRequest) -> None:
         pieces = split_text(text)
-        events: list[Any] = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        events += [chunk({"content": p}) for p in pieces]
-        events.append(chunk({}, "stop"))
-        if usage is not None:
-            last = chunk({})
-            last["choices"] = []
-            last["usage"] = usage
-            events.append(last)
-
+        events = stream_events(completion_id(), model, pieces, usage)
         rec.status = 200
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -612,60 +436,16 @@ class StubServer:
                 self._connections.discard(conn)
 
 
-# --------------------------------------------------------------------------- CLI
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rlm_cli.testing.stub_server",
-        description="Serve a local OpenAI-compatible chat-completions stub until Ctrl-C.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
-    parser.add_argument("--tokens-per-second", type=float, default=None)
-    parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
-    parser.add_argument("--reply", default=DEFAULT_REPLY, help="text of every answer")
-    parser.add_argument(
-        "--fault", type=int, action="append", default=None, metavar="STATUS",
-        help="answer the next request with this HTTP status (repeatable, in order)",
-    )
-    args = parser.parse_args(argv)
+    from .stub_cli import main as cli_main
 
-    text = args.reply
-    server = StubServer(
-        lambda body: text,
-        latency=args.latency,
-        tokens_per_second=args.tokens_per_second,
-        api_key=args.api_key,
-        faults=args.fault,
-        host=args.host,
-        port=args.port,
-    )
-    return serve_forever(server)
+    return cli_main(argv)
 
 
 def serve_forever(server: "StubServer") -> int:
-    """Start `server`, print its URL once, serve until Ctrl-C or SIGTERM, stop cleanly (exit 0)."""
-    import signal
+    from .stub_cli import serve_forever as serve
 
-    def _term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, _term)
-    except (ValueError, OSError):  # not in main thread / unsupported
-        pass
-    server.start()
-    print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return serve(server)
 
 
 if __name__ == "__main__":  # pragma: no cover

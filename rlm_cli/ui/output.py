@@ -47,31 +47,32 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def result_object(*, run, answer, question=None, status, exit_code, error=None, trajectory=None, warnings=(), citations=()) -> dict:
-    """The --json result (schema documented in README: 'JSON output')."""
-    usage = run.usage
+def result_object(r) -> dict:
+    """The --json result for a RunResult (schema documented in README: 'JSON for scripts')."""
+    usage = r.usage
     return {
         "version": JSON_SCHEMA_VERSION,
         "rlm_version": __version__,
-        "question": question,
-        "run_id": run.run_id,
-        "status": status,
-        "exit_code": int(exit_code),
-        "answer": answer,
-        "error": error,
-        "citations": list(citations),
-        "iterations": run.root_iterations,
+        "question": r.question,
+        "run_id": r.run_id,
+        "status": r.status,
+        "exit_code": int(r.exit_code),
+        "answer": r.answer,
+        "error": r.error,
+        "citations": citations(r.answer, r.sources),
+        "iterations": r.iterations,
         "sub_calls": usage.sub_calls,
         "calls": usage.calls,
         "max_depth_reached": usage.max_depth_reached,
         "usage": usage.as_dict(),
         "tokens": usage.tokens,
         "cost_usd": round(usage.cost_usd, 6),
-        "duration_s": round(run.budget.elapsed(), 3),
-        "root_model": run.config.root_model,
-        "sub_model": run.config.sub,
-        "trajectory": str(trajectory) if trajectory else None,
-        "warnings": list(warnings),
+        "duration_s": r.duration_s,
+        "root_model": r.root_model,
+        "sub_model": r.sub_model,
+        "trajectory": str(r.trajectory_path) if r.trajectory_path else None,
+        "conversation": r.conversation,
+        "warnings": list(r.warnings),
     }
 
 

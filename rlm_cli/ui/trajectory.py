@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import paths
 from .. import redact
-from ..events import Event
+from ..events import TERMINAL, Event
 
 
 def runs_dir() -> Path:
@@ -34,9 +34,11 @@ class TrajectoryWriter:
     def __call__(self, event: Event) -> None:
         if self._f.closed:
             return
-        line = json.dumps(redact.redact_obj(event.to_dict()), ensure_ascii=False, default=str)
+        line = redact.redact(json.dumps(event.to_dict(), ensure_ascii=False, default=str))  # one pass per line
         self._f.write(line + "\n")
         self._f.flush()
+        if event.kind in TERMINAL:
+            self.close()
 
     def close(self) -> None:
         if not self._f.closed:
@@ -58,7 +60,7 @@ def read_events(path: Path) -> list[Event]:
 
 
 # ---- saved runs -----------------------------------------------------------------------------------
-_END_KINDS = ("run_end", "interrupted", "failed")
+_END_KINDS = TERMINAL
 _TAIL_BYTES = 64 * 1024
 
 
@@ -142,7 +144,7 @@ def run_info(path: Path) -> RunInfo:
             info.cost_usd = float(totals.get("cost_usd") or 0.0)
             info.calls = int(totals.get("calls") or 0)
             if info.duration_s is None:
-                info.duration_s = totals.get("elapsed_s")
+                info.duration_s = totals.get("duration_s")
             break
     return info
 

@@ -201,7 +201,8 @@ class TreeState:
         call = self.calls.get(int(d.get("call_id", -1)))
         if call is None:
             return
-        call.status = "ok" if d.get("status", "ok") == "ok" else "error"
+        status = d.get("status", "ok")
+        call.status = status if status in ("ok", "interrupted") else "error"
         call.prompt_tokens = int(d.get("prompt_tokens") or 0)
         call.completion_tokens = int(d.get("completion_tokens") or 0)
         call.cost_usd = float(d.get("cost_usd") or 0.0)

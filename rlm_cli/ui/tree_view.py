@@ -144,17 +144,16 @@ class Builder:
         name = "last chance" if it.last_chance else (f"iteration {it.n}/{it.max_n}" if it.max_n else f"iteration {it.n}")
         extra = []
         if call is not None:
-            extra = [call.model, fmt_tokens(call.prompt_tokens) if call.status == "running" else
-                     f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok", self.cost(call.cost_usd)]
-            if call.status == "running":
-                extra = [call.model, "thinking"]
+            extra = [call.model, f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok", self.cost(call.cost_usd)]
+            if call.status in ("running", "interrupted"):
+                extra = [call.model, "thinking" if call.status == "running" else "stopped while thinking"]
         extra.append(self.dur(it.t0, it.t1))
         return self.label(("it", node.id, it.n), status, [(name, "bold")], extra)
 
     @staticmethod
     def iteration_status(it: Iteration) -> str:
-        if it.call is not None and it.call.status == "error":
-            return "error"
+        if it.call is not None and it.call.status in ("error", "interrupted"):
+            return it.call.status
         for b in it.blocks:
             if b.status in ("timeout", "error", "interrupted"):
                 return b.status

@@ -1,0 +1,185 @@
+"""One RLM node: its REPL, its messages, and the loop: model reply -> code blocks run -> outputs back,
+until code calls FINAL or the iterations run out. Sub-calls from the REPL are served by `serve`."""
+from __future__ import annotations
+
+import time
+
+from .. import events as ev
+from .. import prompts
+from ..errors import LimitExceeded
+from ..parsing import code_blocks
+from .history import fit_history
+from .run import Cancelled, NoAnswer, Run
+
+
+class Node:
+    def __init__(self, run: Run, question: str, text: str, sources: list[dict], depth: int, node_id: str,
+                 sandbox=None, preamble: str = ""):
+        self.run_ = run
+        self.cfg = run.config
+        self.question, self.text, self.sources = question, text, sources
+        self.depth, self.id = depth, node_id
+        self.emit = run.emitter(node_id, depth)
+        self.sandbox = sandbox  # given: a conversation's open REPL (not closed here)
+        self.iterations = 0
+        self.messages = self._first_messages(preamble)
+
+    def _first_messages(self, preamble: str) -> list[dict]:
+        cfg, run = self.cfg, self.run_
+        info = prompts.PromptInfo(
+            question=self.question, context_chars=len(self.text), context_tokens=self._context_tokens(),
+            sources=self.sources, max_iterations=cfg.limits.max_iterations, max_output=cfg.sandbox.max_output_chars,
+            depth=self.depth, max_depth=cfg.limits.max_depth, sub_window_chars=(cfg.sub_window_tokens or 100_000) * 4)
+        first = prompts.first_message(info, run.budget_text())
+        return [{"role": "system", "content": prompts.system_prompt(info)},
+                {"role": "user", "content": f"{preamble}\n\n{first}" if preamble else first}]
+
+    # ---- the loop -----------------------------------------------------------------------------------
+    def run(self) -> str:
+        self.run_.usage.reach_depth(self.depth)
+        parent = self.id.rsplit(".", 1)[0] if self.depth else None
+        self.emit(ev.NODE_START, question=self.question, context_chars=len(self.text), parent=parent)
+        try:
+            if self.sandbox is not None:
+                return self._loop()
+            factory = self.cfg.sandbox_factory or _subprocess_sandbox
+            with factory(self.text, self.sources, self.cfg.sandbox) as self.sandbox:
+                return self._loop()
+        except LimitExceeded as exc:
+            self.emit(ev.NODE_END, status="limit", answer=None, iterations=self.iterations, error=str(exc))
+            raise
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "error"
+            self.emit(ev.NODE_END, status=status, answer=None, iterations=self.iterations,
+                      error=str(exc) or type(exc).__name__)
+            raise
+
+    def _loop(self) -> str:
+        limit = self.cfg.limits.max_iterations
+        for self.iterations in range(1, limit + 1):
+            if self.depth == 0:
+                self.run_.root_iterations = self.iterations
+            self.emit(ev.ITERATION, iteration=self.iterations, max_iterations=limit)
+            final = self.turn(self.iterations)
+            if final is not None:
+                return self._answered(final)
+        self._ask_last_chance()
+        final = self.turn(limit + 1, last=True)
+        if final is not None:
+            return self._answered(final)
+        raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
+
+    def _answered(self, final: str) -> str:
+        self.emit(ev.NODE_END, status="ok", answer=final, iterations=self.iterations)
+        return final
+
+    def _ask_last_chance(self) -> None:
+        if self.messages[-1]["role"] == "user":  # one user message per turn (some providers insist)
+            self.messages[-1] = {"role": "user", "content": self.messages[-1]["content"] + "\n\n" + prompts.LAST_CHANCE}
+        else:
+            self.messages.append({"role": "user", "content": prompts.LAST_CHANCE})
+
+    def turn(self, iteration: int, last: bool = False) -> str | None:
+        """One model reply and the execution of its code blocks. Returns the answer if FINAL ran."""
+        limit = self.cfg.limits.max_iterations
+        fit_history(self.messages, self.cfg.root_window_tokens, self._count)
+        reply = self.run_.complete(self.cfg.root_model, self.messages, self.emit, role="root")
+        self.messages.append({"role": "assistant", "content": reply})
+        blocks = code_blocks(reply)
+        if not blocks:
+            if not last:
+                self.messages.append({"role": "user", "content": prompts.NO_CODE.format(turn=iteration + 1,
+                                                                                        max_iterations=limit)})
+            return None
+        outputs = []
+        for i, code in enumerate(blocks, 1):
+            self.emit(ev.CODE_START, iteration=iteration, block=i, code=code)
+            res = self.sandbox.execute(code, self.serve)
+            shown = res.render()
+            self.emit(ev.CODE_END, iteration=iteration, block=i, output=shown, error=res.error,
+                      duration_s=round(res.duration_s, 4), timed_out=res.timed_out, restarted=res.restarted,
+                      has_final=res.has_final)
+            for warning in res.warnings:
+                self.run_.warnings.append(warning)
+                self.emit(ev.WARNING, message=warning)
+            if res.has_final:
+                return res.final if res.final is not None else ""
+            self.run_.budget.check()  # a fatal sub-call refusal ends the run here
+            outputs.append((i, shown))
+            if res.restarted:
+                break  # later blocks would run against a fresh REPL without the earlier state
+        if not last:
+            self.messages.append({"role": "user", "content": prompts.outputs_message(
+                outputs, iteration + 1, limit, self.run_.budget_text())})
+        return None
+
+    # ---- sub-calls from the REPL --------------------------------------------------------------------
+    def serve(self, fn: str, args: dict) -> list[str]:
+        """The sandbox's call handler: llm_query / rlm_query (single or batched), run in parallel."""
+        from .fanout import fan_out
+
+        run = self.run_
+        call_id = run.next_call_id()
+        batched = bool(args.get("batched"))
+        if fn == "llm_query":
+            items = [(p,) for p in args["prompts"]]
+            one = lambda p: self.llm_query(p, args.get("model"), call_id)  # noqa: E731
+        else:
+            items = list(zip(args["questions"], args["contexts"]))
+            one = lambda q, c: self.rlm_query(q, c, call_id)  # noqa: E731
+        self.emit(ev.SUBCALL_START, call_id=call_id, fn=fn, batched=batched, n=len(items),
+                  previews=[str(it[0])[:200] for it in items[:8]])
+        run.usage.count_sub_calls(len(items))
+        t0 = time.monotonic()
+        progress = lambda done: self.emit(ev.SUBCALL_PROGRESS, call_id=call_id, done=done, total=len(items))  # noqa: E731
+        results = fan_out(one, items, self.cfg.concurrency, progress, run.cancel, single=not batched)
+        failed = sum(1 for r in results if r.startswith("Error:"))
+        self.emit(ev.SUBCALL_END, call_id=call_id, fn=fn, n=len(items), failed=failed,
+                  duration_s=round(time.monotonic() - t0, 4), previews=[r[:200] for r in results[:8]])
+        return results
+
+    def llm_query(self, prompt: str, model: str | None, subcall: int | None = None) -> str:
+        from ..errors import ContextOverflow
+        from ..sandbox.trust import allowed_model, check_prompt
+
+        model = allowed_model(model, self.cfg.sub, (self.cfg.root_model, *self.cfg.sub_models))
+        check_prompt(prompt, self.cfg.sandbox.max_prompt_chars)
+        window = self.cfg.sub_window_tokens
+        if window is not None:
+            n = self._count(prompt)
+            if n > window:
+                raise ContextOverflow(f"prompt of {n:,} tokens is larger than the sub model's window "
+                                      f"({window:,} tokens): split it into smaller chunks")
+        return self.run_.complete(model, [{"role": "user", "content": prompt}], self.emit,
+                                  role="sub", subcall=subcall)
+
+    def rlm_query(self, question: str, sub_context: str, subcall: int | None = None) -> str:
+        if self.depth + 1 > self.cfg.limits.max_depth:
+            prompt = f"{question}\n\n{sub_context}" if sub_context else question
+            return self.llm_query(prompt, None, subcall)
+        sources = [{"name": f"<sub-context of {self.id}>", "kind": "text", "start": 0, "end": len(sub_context),
+                    "pages": []}]
+        child = Node(self.run_, question, sub_context, sources, self.depth + 1, self.run_.child_id(self.id))
+        return child.run()
+
+    # ---- token counts -------------------------------------------------------------------------------
+    def _context_tokens(self) -> int:
+        """The context's size for the prompt: exact if the tokenizer is loaded, else estimated now and
+        the tokenizer loaded in the background (so the first request does not wait for it)."""
+        counter = self.cfg.tokens
+        if not counter.ready():
+            counter.prefetch()
+            return max(1, len(self.text) // 4)
+        return self._count(self.text)
+
+    def _count(self, text: str) -> int:
+        from ..tokens import count_large
+
+        counter = self.cfg.tokens
+        return count_large(counter, text) if counter.ready() else max(1, len(text) // 4)
+
+
+def _subprocess_sandbox(text: str, sources: list, options):
+    from ..sandbox import SubprocessSandbox
+
+    return SubprocessSandbox(text, sources, options)

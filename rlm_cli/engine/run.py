@@ -1,0 +1,241 @@
+"""A run: what the whole recursion tree shares (model, budgets, usage, events, the call gate), and its
+lifecycle: context warnings, RUN_START, the root node, exactly one terminal event, a complete result."""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .. import defaults
+from .. import events as ev
+from ..backends.base import Model
+from ..errors import ExitStatus, LimitExceeded, RLMError
+from ..sandbox import Sandbox, SandboxOptions
+from ..tokens import Approx, TokenCounter
+from ..usage import Budget, Limits, Usage
+
+# (context text, sources, options) -> a Sandbox; None: a SubprocessSandbox
+SandboxFactory = Callable[[str, list, SandboxOptions], Sandbox]
+
+
+@dataclass
+class RunConfig:
+    root_model: str
+    sub_model: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    concurrency: int = defaults.CONCURRENCY
+    sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    sub_window_tokens: int | None = None  # refuse sub-prompts larger than this (resolved before the run)
+    root_window_tokens: int | None = None  # compact the root conversation past COMPACT_AT of this
+    tokens: TokenCounter = field(default_factory=Approx)
+    sandbox_factory: SandboxFactory | None = None
+    sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
+
+    @property
+    def sub(self) -> str:
+        return self.sub_model or self.root_model
+
+
+@dataclass
+class RunResult:
+    """Everything a front end needs about a finished run, whatever its outcome."""
+
+    run_id: str
+    question: str
+    answer: str | None
+    status: str  # ok | limit | error | interrupted
+    exit_code: int
+    iterations: int
+    usage: Usage
+    duration_s: float
+    root_model: str
+    sub_model: str
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # source names, for citations
+    trajectory_path: str | None = None
+    conversation: str | None = None  # the conversation's id, for a question asked in one
+    exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Cancelled(RLMError):
+    """The run was stopped (Ctrl-C or a failure elsewhere in the tree); raised in the other nodes."""
+
+
+class NoAnswer(LimitExceeded):
+    """A node used all its iterations without FINAL."""
+
+
+class Run:
+    def __init__(self, model: Model, config: RunConfig, bus: ev.EventBus | None = None, run_id: str | None = None):
+        self.model = model
+        self.config = config
+        self.bus = bus or ev.EventBus()
+        self.run_id = run_id or new_run_id()
+        self.usage = Usage()
+        self.budget = Budget(config.limits, self.usage)
+        self.gate = threading.BoundedSemaphore(max(config.concurrency, 1))
+        self.cancelled = threading.Event()
+        self.root_iterations = 0
+        self.warnings: list[str] = []
+        self.trajectory_path: str | None = None
+        self.conversation: str | None = None
+        self._ids = itertools.count(1)
+        self._child_ids: dict[str, itertools.count] = {}
+        self._id_lock = threading.Lock()
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+    def execute(self, question: str, context, *, sandbox: Sandbox | None = None, preamble: str = "",
+                conversation: str | None = None) -> RunResult:
+        """Answer `question` about `context` (a Context). Never raises for the run's outcome: a limit,
+        a backend failure, Ctrl-C or a bug all end in one terminal event and a RunResult.
+        `sandbox`: an open REPL to reuse (a conversation's); `preamble`: told to the root model first;
+        `conversation`: the id of the conversation this question belongs to."""
+        from .node import Node
+
+        t0 = time.monotonic()
+        self.warnings = warnings = list(context.warnings)  # nodes add theirs (e.g. an answer cut at its cap)
+        for w in warnings:
+            self.bus.emit(ev.WARNING, message=w)
+        self.conversation = conversation
+        self._start_event(question, context)
+        answer, exc = None, None
+        try:
+            root = Node(self, question, context.text, [s.as_dict() for s in context.sources], depth=0, node_id="r",
+                        sandbox=sandbox, preamble=preamble)
+            answer = root.run()
+        except BaseException as e:  # noqa: BLE001 - every outcome becomes a result
+            exc = e
+            if not isinstance(e, LimitExceeded):
+                self.cancel()
+        result = self._result(question, answer, exc, time.monotonic() - t0, warnings,
+                              [s.name for s in context.sources])
+        self._end_event(result)
+        self.bus.close()
+        return result
+
+    def _start_event(self, question: str, context) -> None:
+        cfg = self.config
+        self.bus.emit(ev.RUN_START, run_id=self.run_id, wall_time=time.time(), question=question,
+                      context_chars=len(context.text),
+                      sources=[s.as_dict() | {"pages": len(s.pages)} for s in context.sources],
+                      root_model=cfg.root_model, sub_model=cfg.sub, limits=limits_dict(cfg.limits),
+                      concurrency=cfg.concurrency, **({"conversation": self.conversation} if self.conversation else {}))
+
+    def _result(self, question, answer, exc, duration, warnings, sources) -> RunResult:
+        from ..redact import redact
+
+        status, code, error = outcome(exc)
+        return RunResult(self.run_id, question, answer, status, int(code), self.root_iterations, self.usage,
+                         round(duration, 3), self.config.root_model, self.config.sub,
+                         error=redact(error) if error else None, warnings=warnings, sources=sources,
+                         trajectory_path=self.trajectory_path, conversation=self.conversation, exception=exc)
+
+    def _end_event(self, r: RunResult) -> None:
+        totals = self.totals() | {"duration_s": r.duration_s}
+        if r.status in ("ok", "limit"):
+            self.bus.emit(ev.RUN_END, status=r.status, exit_code=r.exit_code, answer=r.answer, error=r.error,
+                          usage=self.usage.as_dict(), **totals)
+        elif r.status == "interrupted":
+            self.bus.emit(ev.INTERRUPTED, error="interrupted", exit_code=r.exit_code, **totals)
+        else:
+            self.bus.emit(ev.FAILED, error=r.error, exit_code=r.exit_code, **totals)
+
+    def cancel(self) -> None:
+        """Stop the whole tree: every node's next model call raises Cancelled."""
+        self.cancelled.set()
+
+    # ---- what nodes share ---------------------------------------------------------------------------
+    def next_call_id(self) -> int:
+        return next(self._ids)
+
+    def child_id(self, parent: str) -> str:
+        with self._id_lock:
+            counter = self._child_ids.setdefault(parent, itertools.count(1))
+            return f"{parent}.{next(counter)}"
+
+    def emitter(self, node_id: str, depth: int):
+        bus = self.bus
+
+        def emit(kind: str, **data):
+            bus.emit(kind, node_id, depth, **data)
+
+        return emit
+
+    def complete(self, model: str, messages: list[dict], emit, role: str, subcall: int | None = None) -> str:
+        """One model call: cancellation and budget checked first, the concurrency gate held, usage
+        recorded, MODEL_START/MODEL_END emitted. (Backends whose calls block in C without looking at
+        signals run them with threads.call_abandonable, so Ctrl-C is never held up here.)"""
+        if self.cancelled.is_set():
+            raise Cancelled("the run was cancelled")
+        self.budget.admit()
+        call_id = self.next_call_id()
+        try:
+            with self.gate:
+                emit(ev.MODEL_START, call_id=call_id, role=role, model=model, subcall=subcall)
+                try:
+                    c = self.model.complete(model, messages, timeout=self._call_timeout())
+                except BaseException as exc:
+                    stopped = isinstance(exc, (KeyboardInterrupt, Cancelled))
+                    emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall,
+                         status="interrupted" if stopped else "error",
+                         error=str(exc) or type(exc).__name__, prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
+                         duration_s=0.0)
+                    raise
+            self.usage.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd)
+        finally:
+            self.budget.release()
+        emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok",
+             prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
+             duration_s=round(c.duration_s, 4), text=c.text, totals=self.totals())
+        return c.text
+
+    def _call_timeout(self) -> float | None:
+        left = self.budget.remaining_time()
+        return None if left is None else max(left, 1.0)
+
+    def budget_text(self) -> str:
+        left = self.budget.summary()
+        parts = []
+        if "calls" in left:
+            parts.append(f"{left['calls']} model calls")
+        if "cost_usd" in left:
+            parts.append(f"${left['cost_usd']:.4f}")
+        if "tokens" in left:
+            parts.append(f"{left['tokens']:,} tokens")
+        if "seconds" in left:
+            parts.append(f"{left['seconds']:.0f} s")
+        return ", ".join(parts)
+
+    def totals(self) -> dict:
+        u = self.usage
+        return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
+                "duration_s": round(self.budget.elapsed(), 3)}
+
+
+def outcome(exc: BaseException | None) -> tuple[str, ExitStatus, str | None]:
+    """(status, exit code, error message) for what ended a run (None: it answered)."""
+    if exc is None:
+        return "ok", ExitStatus.OK, None
+    if isinstance(exc, LimitExceeded):
+        return "limit", ExitStatus.LIMIT, str(exc)
+    if isinstance(exc, (KeyboardInterrupt, Cancelled)):
+        return "interrupted", ExitStatus.INTERRUPTED, "interrupted"
+    if isinstance(exc, RLMError):
+        return "error", exc.exit_status, exc.message
+    return "error", ExitStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def limits_dict(limits: Limits) -> dict:
+    return {k: v for k, v in vars(limits).items() if v is not None}
