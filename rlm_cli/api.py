@@ -50,6 +50,7 @@ class RLMResult:
     sub_model: str = ""
     error: str | None = None
     trajectory_path: str | None = None
+    conversation: str | None = None  # the conversation's id (persistent RLM, RLM.conversation)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -67,7 +68,10 @@ class RLM:
                  verbose: bool = False, max_iterations: int | None = None, max_depth: int | None = None,
                  max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
                  timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
-                 concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True):
+                 concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True,
+                 persistent: bool = False):
+        """`persistent=True`: every `completion` is a follow-up in one conversation (the REPL keeps its
+        variables between calls; `close()` or `with RLM(...)` ends it)."""
         from .runs import RunOptions
 
         if sandbox not in ("auto", "strict", "basic"):
@@ -87,6 +91,8 @@ class RLM:
             self.resolved = _from_kwargs(backend, backend_kwargs, sub_backend_kwargs, self.options)
         self.backend = self.resolved.backend
         self.root_model, self.sub_model = self.resolved.root_model, self.resolved.sub_model
+        self.persistent = persistent
+        self._session: "ConversationSession | None" = None
 
     # ---- answering ----------------------------------------------------------------------------------
     def completion(self, query: str, context: ContextArg = "", *, include: Sequence[str] = (),
@@ -97,16 +103,65 @@ class RLM:
 
         if not isinstance(query, str) or not query.strip():
             raise UsageError("the query is empty")
+        if self.persistent:
+            if self._session is None:
+                self._session = self.conversation(context, include=include, exclude=exclude, password=password)
+            elif _given(context):
+                self._session.add(context, include=include, exclude=exclude, password=password)
+            return self._session.completion(query)
         ctx = load_context(context, include=include, exclude=exclude, password=password)
         run = make_run(self.resolved, self.options)
         collected: list[dict] = []
-        self._add_sinks(run, collected)
-        result = run.execute(query, ctx)
-        if result.status == "interrupted":
-            raise KeyboardInterrupt
-        if result.status == "error":
-            raise result.exception
-        return _result(result, collected)
+        for sink in self._sinks(collected):
+            run.bus.add(sink)
+        return _outcome(run.execute(query, ctx), collected)
+
+    def conversation(self, context: ContextArg = "", *, name: str | None = None, max_cost: float | None = None,
+                     max_tokens: int | None = None, max_calls: int | None = None, include: Sequence[str] = (),
+                     exclude: Sequence[str] = (), password: str | None = None) -> "ConversationSession":
+        """A conversation about `context`: `with rlm.conversation(context=...) as c: c.completion(q1);
+        c.completion(q2)`. The REPL keeps its variables between questions. `name`: keep it on disk (the
+        CLI can continue it: `rlm ask --conversation NAME`); `max_*`: caps for the whole conversation."""
+        from .conversation import Conversation, Store
+
+        ctx = load_context(context, include=include, exclude=exclude, password=password)
+        store = meta = lock = None
+        if name is not None:
+            import contextlib
+
+            from .conversation.inputs import context_sha256
+
+            store = Store()
+            meta = store.load(name) if store.exists(name) else store.create(name)
+            lock = contextlib.ExitStack()
+            lock.enter_context(store.lock(meta.id))
+            if meta.context_sha256 and meta.context_sha256 != context_sha256(ctx):
+                ctx.warnings.append(f"conversation '{name}': the context differs from its last question's")
+            if not meta.inputs:  # so that `rlm ask --conversation NAME` can read the documents again
+                meta.inputs = [_group(store, meta.id, context, ctx)]
+                meta.models = self._models()
+        caps = {"max_cost": max_cost, "max_tokens": max_tokens, "max_calls": max_calls}
+        conv = Conversation(self.resolved, self.options, ctx, store=store, meta=meta, caps=caps, lock=lock)
+        conv.remember_context()
+        return ConversationSession(self, conv)
+
+    def _models(self) -> dict:
+        """The models, as `rlm ask` options (never a key)."""
+        endpoint = getattr(self.backend, "endpoint", None)
+        api_base = endpoint(self.root_model).api_base if endpoint else None
+        return {"model": self.root_model, "sub_model": self.sub_model, "api_base": api_base}
+
+    def close(self) -> None:
+        """End the persistent conversation (if any): its REPL stops."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> "RLM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     async def acompletion(self, query: str, context: ContextArg = "", **kwargs) -> RLMResult:
         """`completion` in a worker thread, so an event loop stays responsive (and can run several)."""
@@ -114,14 +169,63 @@ class RLM:
 
         return await asyncio.to_thread(self.completion, query, context, **kwargs)
 
-    def _add_sinks(self, run, collected: list[dict]) -> None:
+    def _sinks(self, collected: list[dict]) -> list:
         from . import redact
 
-        run.bus.add(lambda event: collected.append(redact.redact_obj(event.to_dict())))
+        sinks: list = [lambda event: collected.append(redact.redact_obj(event.to_dict()))]
         if self.verbose:
             from .ui.display import PlainLines
 
-            run.bus.add(PlainLines(sys.stderr, verbose=True, quiet=False))
+            sinks.append(PlainLines(sys.stderr, verbose=True, quiet=False))
+        return sinks
+
+
+class ConversationSession:
+    """Questions in one conversation through the Python API (see `RLM.conversation`). One at a time."""
+
+    def __init__(self, rlm: RLM, conv):
+        import threading
+
+        self.rlm, self.conv = rlm, conv
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.conv.id
+
+    def completion(self, query: str) -> RLMResult:
+        if not isinstance(query, str) or not query.strip():
+            raise UsageError("the query is empty")
+        with self._lock:
+            collected: list[dict] = []
+            result = self.conv.ask(query, sinks=self.rlm._sinks(collected))
+        return _outcome(result, collected)
+
+    def add(self, context: ContextArg, **kwargs) -> None:
+        """More documents for the next questions (the variables are kept)."""
+        with self._lock:
+            self.conv.add(load_context(context, **kwargs))
+
+    def variables(self) -> list[dict]:
+        """The REPL's variables: name, type and size (never their content)."""
+        return [{"name": v.name, "type": v.type, "size": v.size} for v in self.conv.variables()]
+
+    def reset(self) -> None:
+        """A fresh REPL: every variable dropped."""
+        self.conv.reset()
+
+    @property
+    def usage(self) -> dict:
+        return dict(self.conv.meta.usage)
+
+    def close(self) -> None:
+        self.conv.close()
+
+    def __enter__(self) -> "ConversationSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -177,12 +281,33 @@ def load_context(context: ContextArg, *, include=(), exclude=(), password=None):
 
 
 
+def _group(store, cid: str, context, ctx) -> dict:
+    """How a later process reads this context again: its paths, or (for text) a copy kept with it."""
+    if isinstance(context, str):
+        return {"specs": ["-"], "stdin": store.keep_stdin(cid, ctx.text, 1)}
+    paths = [context] if isinstance(context, os.PathLike) else list(context)
+    return {"specs": [os.path.abspath(os.fspath(p)) for p in paths]}
+
+
+def _given(context) -> bool:
+    return not (isinstance(context, str) and context == "")
+
+
+def _outcome(result, collected: list[dict]) -> RLMResult:
+    """The RLMResult, or the exception the run ended with (interrupted: KeyboardInterrupt)."""
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    if result.status == "error":
+        raise result.exception
+    return _result(result, collected)
+
+
 def _result(r, collected: list[dict]) -> RLMResult:
     u = r.usage
     return RLMResult(response=r.answer, status=r.status, run_id=r.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
                      trajectory=list(collected), iterations=r.iterations, calls=u.calls, sub_calls=u.sub_calls,
                      tokens=u.tokens, duration_s=r.duration_s, root_model=r.root_model, sub_model=r.sub_model,
-                     error=r.error, trajectory_path=r.trajectory_path)
+                     error=r.error, trajectory_path=r.trajectory_path, conversation=r.conversation)
 
 
-__all__ = ["RLM", "RLMResult", "load_context"]
+__all__ = ["RLM", "RLMResult", "ConversationSession", "load_context"]

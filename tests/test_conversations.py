@@ -105,3 +105,44 @@ def test_a_second_process_on_the_same_conversation_is_refused(cli, script, doc):
 def test_continue_without_any_conversation_is_a_usage_error(cli):
     r = cli(["ask", "-c", "anything?"])
     assert r.exit_code == 2 and "no conversation" in r.stderr
+
+
+API_RULES = [
+    {"when": "Question: first", "reply": R.format("import re\nfound = re.findall('missed', context)\nFINAL(len(found))")},
+    {"when": "Question: second", "reply": R.format("FINAL(f'{len(found)} again, {type(re).__name__}')")},
+]
+
+
+def _api(tmp_path, **kw):
+    import json as _json
+
+    from rlm_cli import RLM
+
+    path = tmp_path / "api-model.json"
+    path.write_text(_json.dumps({"rules": API_RULES}), encoding="utf-8")
+    return RLM(backend="scripted", backend_kwargs={"model_name": str(path)}, save_trajectory=False, **kw)
+
+
+def test_api_persistent_keeps_variables_between_completions(tmp_path):
+    with _api(tmp_path, persistent=True) as rlm:
+        one = rlm.completion("first", context=DOC)
+        two = rlm.completion("second")
+    assert one.response == "2" and two.response == "2 again, module"
+    assert one.conversation == two.conversation
+
+
+def test_api_without_persistent_starts_fresh_each_time(tmp_path):
+    rlm = _api(tmp_path)
+    assert rlm.completion("first", context=DOC).response == "2"
+    result = rlm.completion("second", context=DOC)
+    assert result.status == "limit"  # `found` is gone: the scripted second answer keeps failing
+
+
+def test_api_conversation_context_manager_and_cli_continuation(tmp_path, cli):
+    rlm = _api(tmp_path)
+    with rlm.conversation(context=DOC, name="api-chat") as c:
+        assert c.completion("first").response == "2"
+        assert [v["name"] for v in c.variables()] == ["found"]  # (modules are not listed)
+    r = cli(["ask", "--conversation", "api-chat", "second", "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["answer"] == "2 again, module"

@@ -37,21 +37,24 @@ def _start(script, tmp_path, rlm_home) -> tuple[subprocess.Popen, Path]:
     pytest.fail("the run never reached the sleeping code block")
 
 
-def _workers() -> set[int]:
+def _workers(owner: int) -> set[int]:
+    """REPL workers started by the rlm process `owner` (their scratch dir names it; other rlm processes
+    on the machine, e.g. other test runs, are not counted)."""
     found = set()
     for pid in os.listdir("/proc"):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except (OSError, ValueError):
             continue
-        if pid.isdigit() and b"rlm_cli/sandbox/worker.py" in cmd:
+        if pid.isdigit() and b"rlm_cli/sandbox/worker.py" in cmd and f"rlm-scratch-{owner}-" in cwd:
             found.add(int(pid))
     return found
 
 
 def test_sigint_leaves_a_trajectory_ending_with_interrupted_and_exits_130(script, tmp_path, rlm_home):
-    before = _workers()
     proc, path = _start(script, tmp_path, rlm_home)
+    assert _workers(proc.pid), "the test cannot see the run's REPL worker"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -64,13 +67,15 @@ def test_sigint_leaves_a_trajectory_ending_with_interrupted_and_exits_130(script
     assert events[-1]["kind"] == "interrupted"
     assert {"calls", "tokens", "cost_usd"} <= set(events[-1]["data"])
     deadline = time.monotonic() + 5
-    while _workers() - before and time.monotonic() < deadline:
+    while _workers(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not (_workers() - before), "REPL workers left running after Ctrl-C"
+    assert not _workers(proc.pid), "REPL workers left running after Ctrl-C"
 
 
 def test_sigkill_leaves_only_complete_parseable_lines(script, tmp_path, rlm_home, cli):
     proc, path = _start(script, tmp_path, rlm_home)
+    alive = cli(["logs", "list"])
+    assert " running " in alive.stdout.splitlines()[1]  # the run holds its trajectory: not "killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -81,4 +86,4 @@ def test_sigkill_leaves_only_complete_parseable_lines(script, tmp_path, rlm_home
     r = cli(["logs", "list"])
     assert " incomplete " in r.stdout.splitlines()[1]
     shown = cli(["logs", "show", "latest", "--color", "never", "--width", "100"])
-    assert shown.exit_code == 0 and "╭─ Failed" in shown.stdout and "killed?" in shown.stdout
+    assert shown.exit_code == 0 and "╭─ Failed" in shown.stdout and "(killed)" in shown.stdout

@@ -251,22 +251,25 @@ class LLMBackend:
         return self.options.mode != "always" and all(ep.uses_fast_path for n in self.chain(model) for ep in self.groups[n])
 
     # ---- warm-up: Router and local models, in the background ---------------------------------------
-    def warm_up(self, models: list[str]) -> None:
-        """Called at start: begin building what the named models need, in the background."""
+    def warm_up(self, models: list[str]) -> list[str]:
+        """Called at start: begin building what the named models need, in the background. Returns
+        what the user should be told meanwhile (e.g. that the local model is loading)."""
         real = [m for m in models if not m.startswith("scripted/")]
+        notes: list[str] = []
         if not real:
-            return
+            return notes
         for name in real:
             for n in self.chain(name):
                 for ep in self.groups[n]:
                     if ep.model.startswith("local/"):
                         from . import local as local_model
 
-                        local_model.preload(ep.model)
+                        notes += local_model.preload(ep.model)
         if self.options.mode != "never" and not all(self._fast_ok(m) for m in real):
             self.start_router()
         elif any(self._fast_ok(m) for m in real):
             prefetch_http()  # urllib3's import, overlapped with ingestion and the worker start
+        return list(dict.fromkeys(notes))
 
     def start_router(self) -> None:
         with self._lock:

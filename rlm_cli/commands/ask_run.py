@@ -4,37 +4,9 @@ It only configures a run and consumes it: resolve the models, read the sources, 
 answer goes, then `Run.execute` (which owns the run) and deliver the result."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 from ..errors import ExitStatus, UsageError
 from ..runs import RunOptions
-
-
-@dataclass
-class AskOptions:
-    sources: list[str]
-    question: str
-    profile: str | None = None
-    config: str | None = None
-    model: str | None = None
-    sub_model: str | None = None
-    api_base: str | None = None
-    fmt: str = "text"
-    output: Path | None = None
-    quiet: bool = False
-    verbose: bool = False
-    include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    password: str | None = None
-    pdf_engine: str = "auto"
-    use_cache: bool = True
-    color: str = "auto"
-    estimate: bool = False
-    continue_latest: bool = False  # -c: the latest conversation
-    conversation: str | None = None  # --conversation NAME: continue it, or start it
-    conversation_max_cost: float | None = None
-    run: RunOptions = field(default_factory=RunOptions)
+from .options import AskOptions
 
 
 def run_ask(o: AskOptions, env=None) -> int:
@@ -66,18 +38,20 @@ def ask(o: AskOptions, env, conv, display) -> int:
 
     for notice in confine_notices(o.run):
         display.notice(notice)
-    conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model])  # imports start now
+    for note in conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model]) or []:
+        display.notice(note)  # (imports and model loading start now, in the background)
     with stopping_notice(display.notice):
         result = conv.ask(o.question, sinks=[display])
     return deliver(result, display, env, fmt=o.fmt, output=o.output)
 
 
-def open_conversation(o: AskOptions, env, display):
+def open_conversation(o: AskOptions, env, display, *, stdin: bool = True):
+    """The conversation this command line asks for (`stdin`: False when stdin carries questions)."""
     from ..conversation.opening import Request, open_conversation as open_
 
     req = Request(sources=list(o.sources), reading=reading(o, env), models=models(o),
-                  continue_latest=o.continue_latest, name=o.conversation,
-                  caps={"max_cost": o.conversation_max_cost}, stdin=env.stdin, stdin_isatty=env.stdin_isatty)
+                  continue_latest=o.continue_latest, name=o.conversation, caps={"max_cost": o.conversation_max_cost},
+                  stdin=env.stdin if stdin else None, stdin_isatty=env.stdin_isatty if stdin else True)
 
     def resolve_models(chosen: dict):
         resolved = resolve_with(chosen, o.run)

@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
     profiles.command("show", help="One profile: models, deployments (keys masked), limits.")(profiles_show)
     app.add_typer(profiles, name="profiles")
     config = typer.Typer(help="The config file (LiteLLM proxy format + an rlm section).", no_args_is_help=True)
-    config.command("path", help="Which config file is used, and where the user config lives.")(config_path)
+    config.command("path", help="Print the config file to edit (the user config, or --config / $RLM_CONFIG); "
+                                "the file in use goes to stderr.")(config_path)
     config.command("init", help="Write a commented starter config to the user config dir (or FILE).")(config_init)
     config.command("show", help="Print the config in use (keys are os.environ/ references, never values).")(config_show)
     app.add_typer(config, name="config")
@@ -106,8 +107,11 @@ def config_path(ctx: typer.Context, config: Optional[Path] = ConfigOpt) -> None:
 
     env = _env(ctx)
     path, origin = P.find(str(config) if config else None, env.environ)
-    env.stdout.write(f"{path}\n")
-    env.stderr.write(f"in use: {origin}; user config: {P.user_config_path()}\n")
+    editable = path if origin in ("--config", "$RLM_CONFIG") else P.user_config_path()
+    env.stdout.write(f"{editable}\n")  # what to edit: `$EDITOR "$(rlm config path)"`
+    if not editable.exists():
+        env.stderr.write(f"rlm: {editable} does not exist yet: `rlm config init` writes a starter config there\n")
+    env.stderr.write(f"rlm: in use now: {path} ({origin})\n")
 
 
 def config_init(ctx: typer.Context, file: Optional[Path] = typer.Argument(None, help="Where to write (default: the user config)."),

@@ -349,6 +349,11 @@ def check_local_model() -> Check:
         parts, builtin = False, None
     if not runtime:
         return Check("local", SKIP, "no local runtime (optional): pip install 'rlm-cli[local]'", needed=False, items=items)
+    if parts and hasattr(os, "memfd_create"):
+        leftover = f"; an older assembled copy ({builtin}) is no longer needed: rlm cache clear --model" \
+            if builtin is not None and builtin.is_file() else ""
+        return Check("local", OK, "xllamacpp installed; built-in model packaged (joined in memory at each start, "
+                     f"no second copy on disk){leftover}", needed=False, items=items)
     if builtin is not None and builtin.is_file():
         return Check("local", OK, f"xllamacpp installed; built-in model ready at {builtin}", needed=False, items=items)
     if parts:

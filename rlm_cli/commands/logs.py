@@ -93,7 +93,7 @@ def show(
     if text is not None:
         _emit(env, output, text, is_json=json_out)
         return 0
-    _show_tree(env, events, output, collapse, color, width)
+    _show_tree(env, events, output, collapse, color, width, running=trajectory.is_running(path))
     return 0
 
 
@@ -114,7 +114,7 @@ def _emit(env, output: Optional[Path], text: str, is_json: bool = False) -> None
         env.stdout.flush()
 
 
-def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[int]) -> None:
+def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[int], running: bool = False) -> None:
     import io
 
     from rich.console import Console
@@ -124,8 +124,8 @@ def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[
 
     opts = RenderOptions(keep_iterations=2, live=False) if collapse else RenderOptions()
     state = TreeState.from_events(events, opts)
-    if state.status == "running":  # killed mid-run: no end event
-        state.status, state.error = "incomplete", "the run stopped without an end event (killed?)"
+    if state.status == "running" and not running:  # no end event and nobody writing: it was killed
+        state.status, state.error = "incomplete", "the run stopped without an end event (killed)"
     from ..env import isatty
 
     tty = not output and isatty(env.stdout)

@@ -136,6 +136,10 @@ class Conversation:
         self.meta.sources = [s.name for s in self.context.sources]
         self.meta.context_sha256 = context_sha256(self.context)
 
+    def rename(self, name: str) -> None:
+        if self.store is not None:
+            self.store.rename(self.meta, name)
+
     def use(self, resolved, models: dict | None = None) -> None:
         """Other models for the next questions (`/model NAME`)."""
         self.resolved = resolved

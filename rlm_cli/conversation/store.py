@@ -111,6 +111,17 @@ class Store:
             raise UsageError("no conversation to continue yet: ask a first question with `rlm ask SOURCES QUESTION`")
         return metas[0]
 
+    def rename(self, meta: Meta, name: str) -> None:
+        """Give a conversation a name (its directory moves; a held lock stays with the directory)."""
+        check_name(name)
+        if name == meta.id:
+            return
+        if self.exists(name):
+            raise UsageError(f"a conversation named '{name}' exists already")
+        os.rename(self.dir(meta.id), self.dir(name))
+        meta.id, meta.name = name, name
+        self.save(meta)
+
     def remove(self, cid: str) -> None:
         check_name(cid)
         if not self.exists(cid):

@@ -25,6 +25,7 @@ class TrajectoryWriter:
             path = paths.ensure(directory or runs_dir()) / f"{run_id}.jsonl"
         self.path = Path(path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _hold(fd)  # while the run is alive: `rlm logs` tells running from killed by this lock
         self._f = os.fdopen(fd, "a", encoding="utf-8", errors="replace")  # a lone surrogate must not lose an event
 
     @classmethod
@@ -59,6 +60,34 @@ def read_events(path: Path) -> list[Event]:
     return events
 
 
+def _hold(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):  # no flock (Windows) or another writer (--trace to the same file)
+        pass
+
+
+def is_running(path: Path) -> bool:
+    """A process still holds the trajectory open for writing (its lock is released when it ends,
+    however it ends, a kill -9 included)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 # ---- saved runs -----------------------------------------------------------------------------------
 _END_KINDS = TERMINAL
 _TAIL_BYTES = 64 * 1024
@@ -72,7 +101,7 @@ class RunInfo:
     path: Path
     started: float  # epoch seconds
     question: str = ""
-    status: str = "incomplete"  # ok | limit | error | interrupted | incomplete (killed or still running)
+    status: str = "incomplete"  # ok | limit | error | interrupted | running | incomplete (killed)
     cost_usd: float = 0.0
     calls: int = 0
     duration_s: float | None = None
@@ -146,6 +175,8 @@ def run_info(path: Path) -> RunInfo:
             if info.duration_s is None:
                 info.duration_s = totals.get("duration_s")
             break
+    if info.status == "incomplete" and is_running(path):
+        info.status = "running"
     return info
 
 

@@ -129,7 +129,7 @@ class Builder:
             self.iteration(tree.add(self.iteration_label(node, it)), it)
         if node.depth and node.answer is not None:
             tree.add(self.text(f"→ {short(node.answer, 90)}", "green"))
-        if node.error and node.status != "ok":
+        if node.error and node.status not in ("ok", "interrupted"):
             tree.add(self.text(f"✗ {short(node.error, 120)}", "red"))
 
     def collapsed_iterations(self, tree, old: list) -> None:
