@@ -89,13 +89,18 @@ def test_terminal_json_keeps_the_value():
 
 
 # ---- the real CLI on a pseudo-terminal ---------------------------------------------------------------
-def run_pty(args: list, env: dict, cwd=None, timeout: float = 90) -> tuple[int, bytes]:
-    """Run `rlm ARGS` with stdout and stderr on one pseudo-terminal (120x40); returns (exit code, bytes)."""
+def run_pty(args: list, env: dict, cwd=None, timeout: float = 90, stdin: bytes | None = None) -> tuple[int, bytes]:
+    """Run `rlm ARGS` with stdout and stderr on one pseudo-terminal (120x40), stdin from `stdin` (a pipe)
+    or /dev/null; returns (exit code, bytes written)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "rlm_cli", *map(str, args)], stdin=subprocess.DEVNULL, stdout=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "rlm_cli", *map(str, args)],
+                            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, stdout=slave,
                             stderr=slave, env=env, cwd=cwd, start_new_session=True)
     os.close(slave)
+    if stdin is not None:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
     out = bytearray()
     try:
         while True:
@@ -201,16 +206,29 @@ def test_json_on_a_terminal_is_valid_and_clean(hostile_model, rlm_home):
     assert "\x1b]52;c;" in obj["answer"]  # the value is intact, only its terminal form is escaped
 
 
-def test_logs_show_and_list_on_a_terminal(hostile_model, rlm_home, cli):
-    model, doc = hostile_model
+def test_logs_and_conversations_on_a_terminal(hostile_model, rlm_home, cli, tmp_path):
+    model, _ = hostile_model
+    doc = tmp_path / "doc\x1b]0;PWNED-TITLE\x07[link=javascript:x]name.txt"
+    doc.write_text("plain document text\n" * 50, encoding="utf-8")
     r = cli(["ask", doc, "Question with \x1b]0;PWNED-TITLE\x07 inside", "-m", model])
     assert r.exit_code == 0, r.stderr
     for args in (["logs", "show", "latest"], ["logs", "show", "latest", "--color", "always"], ["logs", "list"],
-                 ["logs", "list", "--json"], ["logs", "show", "latest", "--json"]):
+                 ["logs", "list", "--json"], ["logs", "show", "latest", "--json"], ["conversations", "list"],
+                 ["conversations", "list", "--json"], ["conversations", "show", "latest"],
+                 ["conversations", "show", "latest", "--json"]):
         code, out = run_pty(args, _env(rlm_home))
-        assert code == 0, out[-3000:]
+        assert code == 0, (args, out[-3000:])
         assert_no_hostile_bytes(out, no_esc="always" not in args and "list" in args)
-        assert b"Question with" in out
+        assert b"Question with" in out or args[:2] == ["conversations", "list"], args
+
+
+def test_piped_chat_answers_on_a_terminal(hostile_model, rlm_home):
+    """`rlm chat` reading questions from a pipe while its stdout is a terminal: answers are cleaned."""
+    model, doc = hostile_model
+    code, out = run_pty(["chat", doc, "-m", model, "-q"], _env(rlm_home), stdin=b"What is it?\n")
+    assert code == 0, out[-3000:]
+    assert b"ANSWER-START" in out and b"ANSWER-END" in out
+    assert_no_hostile_bytes(out, no_esc=True)
 
 
 # ---- file names: ingest tables, warnings, the error boundary -------------------------------------------
