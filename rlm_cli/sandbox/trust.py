@@ -88,12 +88,18 @@ def _too_deep(obj) -> bool:
 
 # ---- values ----------------------------------------------------------------------------------------
 def text(value, name: str, *, optional: bool = False) -> str | None:
-    """A string field (repaired Unicode), or Violation if the worker sent another type."""
+    """A string field as sent (cut it, then repair it: `shown`), or Violation if it is another type."""
     if value is None and optional:
         return None
     if not isinstance(value, str):
         raise Violation(f"the REPL sent {name} as {type(value).__name__}, not a string")
-    return fix_unicode(value)
+    return value
+
+
+def shown(value: str, limit: int, what: str) -> str:
+    """What a model may see of a worker string: cut to `limit`, Unicode repaired, known secrets redacted
+    (in that order: a 250 MB string is scanned only after it is cut)."""
+    return model_text(fix_unicode(cut(value, limit, what)))
 
 
 def cut(value: str, limit: int, what: str) -> str:
@@ -209,10 +215,9 @@ def check_result(msg: dict, caps: Caps) -> Result:
         warnings.append(f"the answer had {len(final):,} characters: cut to the first {caps.final_chars:,} "
                         "(the cap on a FINAL answer)")
         final = final[:caps.final_chars] + f"\n\n[rlm: answer cut: {len(final) - caps.final_chars:,} more characters were dropped]\n"
-    notes = [cut(fix_unicode(n), NOTE_CHARS, "note") for n in notes[:MAX_NOTES]]
     return Result(
-        stdout=model_text(cut(stdout, caps.stdout_chars, "output")),
-        error=model_text(cut(error, caps.error_chars, "error")) if error is not None else None,
-        final=redact.redact_known(final) if final is not None else None,
-        has_final=has_final, notes=[model_text(n) for n in notes], warnings=warnings,
+        stdout=shown(stdout, caps.stdout_chars, "output"),
+        error=shown(error, caps.error_chars, "error") if error is not None else None,
+        final=redact.redact_known(fix_unicode(final)) if final is not None else None,
+        has_final=has_final, notes=[shown(n, NOTE_CHARS, "note") for n in notes[:MAX_NOTES]], warnings=warnings,
     )
