@@ -1,12 +1,16 @@
 """`rlm ask --estimate`: a cost/time range for a question before anything is sent.
 
-Low end: the root model finds the answer by searching (a few turns, no reading). High end: every
-root turn is used and the sub model reads the whole context once, in window-sized chunks.
+Low end: the root model finds the answer by searching (a few turns, no reading; fewer when the
+whole context fits in one printout). High end: every root turn is used and the sub model reads the
+whole context once, in window-sized chunks. The local model reuses its prompt cache between turns,
+so each turn costs only its new tokens, plus loading the model once (measured in docs/benchmarks.md).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from . import defaults
 
 ROOT_BASE_TOKENS = 1_500  # system prompt + first message
 ROOT_GROWTH_TOKENS = 900  # each turn adds the reply and its (truncated) REPL output
@@ -16,15 +20,23 @@ SUB_CHUNK_CAP = 100_000  # tokens per sub-call at most, whatever the window
 LOW_TURNS = 3
 
 
+SMALL_CONTEXT_CHARS = 10_000  # printed whole in one turn: the low end is then one search turn and FINAL
+
+
 @dataclass
 class Speed:
     latency_s: float  # per call, before the first token
     prompt_tps: float
     gen_tps: float
+    base_tokens: int = ROOT_BASE_TOKENS  # the first root request (system prompt + question)
+    prefix_cache: bool = False  # only new tokens are processed at each turn
+    start_s: float = 0.0  # once per run (loading a local model)
 
 
 HOSTED = Speed(0.8, 5_000.0, 80.0)
-LOCAL = Speed(0.0, 50.0, 25.0)  # measured: Qwen2.5-Coder-1.5B Q4_K_M, 2 cores
+# measured on 2 cores: Qwen2.5-Coder-1.5B Q4_K_M, 42-70 prompt tokens/s, 25-28 generated tokens/s, its
+# short system prompt ~400 tokens, ~5 s to load
+LOCAL = Speed(0.0, 50.0, 25.0, base_tokens=400, prefix_cache=True, start_s=5.0)
 
 
 @dataclass
@@ -46,7 +58,7 @@ def estimate(resolved, context, limits) -> str:
     window = context_window(sub_ep) or 128_000
     chunk = max(1_000, min(SUB_CHUNK_CAP, window // 2))
     r = compute(ctx_tokens, limits.max_iterations, chunk, prices(root_ep), prices(sub_ep), _speed(root_ep), _speed(sub_ep),
-                max(1, getattr(resolved, "concurrency", None) or 8))
+                max(1, getattr(resolved, "concurrency", None) or defaults.CONCURRENCY), ctx_chars=len(text))
     lines = [
         f"estimate (nothing sent): root {resolved.root_model}, sub {resolved.sub_model}"
         + (f", profile {resolved.profile}" if resolved.profile else ""),
@@ -61,13 +73,18 @@ def estimate(resolved, context, limits) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed, sub_speed, concurrency) -> Range:
+def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed, sub_speed, concurrency,
+            ctx_chars: int | None = None) -> Range:
     def root(turns):
-        ins = sum(ROOT_BASE_TOKENS + i * ROOT_GROWTH_TOKENS for i in range(turns))
+        ins = sum(root_speed.base_tokens + i * ROOT_GROWTH_TOKENS for i in range(turns))
         return ins, turns * ROOT_OUT_TOKENS
 
+    def processed(turns, ins):  # what the root model actually reads (with a prefix cache: new tokens only)
+        return root_speed.base_tokens + (turns - 1) * ROOT_GROWTH_TOKENS if root_speed.prefix_cache else ins
+
     hi_turns = max(max_iterations, 1)
-    lo_turns = min(LOW_TURNS, hi_turns)
+    small = (ctx_chars if ctx_chars is not None else ctx_tokens * 4) <= SMALL_CONTEXT_CHARS
+    lo_turns = min(2 if small else LOW_TURNS, hi_turns)
     (lo_in, lo_out), (hi_in, hi_out) = root(lo_turns), root(hi_turns)
     n_sub = math.ceil(ctx_tokens / chunk) if ctx_tokens else 0
     sub_in, sub_out = ctx_tokens + n_sub * 50, n_sub * SUB_OUT_TOKENS
@@ -78,8 +95,10 @@ def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed
     t = lambda s, i, o, n: n * s.latency_s + i / s.prompt_tps + o / s.gen_tps  # noqa: E731
     waves = math.ceil(n_sub / concurrency) if n_sub else 0
     sub_time = waves * t(sub_speed, min(ctx_tokens, chunk), SUB_OUT_TOKENS, 1)
+    start = root_speed.start_s
     return Range((lo_turns, hi_turns + n_sub), (lo_in + lo_out, hi_in + hi_out + sub_in + sub_out), cost,
-                 (t(root_speed, lo_in, lo_out, lo_turns), t(root_speed, hi_in, hi_out, hi_turns) + sub_time))
+                 (start + t(root_speed, processed(lo_turns, lo_in), lo_out, lo_turns),
+                  start + t(root_speed, processed(hi_turns, hi_in), hi_out, hi_turns) + sub_time))
 
 
 def context_tokens(text: str) -> int:

@@ -48,3 +48,27 @@ def test_sampled_count_is_close_to_exact_and_flags_itself():
     n, is_exact = tokens.sampled_count(tokens.count_tokens, text, exact_limit=100_000)
     assert not is_exact and abs(n - exact) / exact < 0.03
     assert tokens.sampled_count(tokens.count_tokens, "short text", exact_limit=100_000) == (tokens.count_tokens("short text"), True)
+
+
+def test_estimate_brackets_a_real_scripted_run(cli, script, tmp_path):
+    """The printed range of model calls holds the calls a real run makes (search, read, answer)."""
+    import re
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Quarterly notes. " * 3000 + "The supplier that missed was Brightwater. " + "More notes. " * 3000,
+                   encoding="utf-8")
+    fence = "```repl\n{}\n```"
+    model = script([
+        {"turn": 1, "when": "Question", "reply": fence.format("i = context.find('missed')\nprint(i)")},
+        {"turn": 2, "when": ".", "reply": fence.format(
+            "parts = [context[j:j + 20000] for j in range(0, len(context), 20000)]\n"
+            "notes = llm_query_batched(['Who missed? ' + p for p in parts])\nprint(notes)")},
+        {"turn": 3, "when": ".", "reply": fence.format("FINAL('Brightwater')")},
+        {"when": "Who missed", "reply": "Brightwater"},
+    ])
+    est = cli(["ask", doc, "Which supplier missed?", "-m", model, "--estimate"])
+    low, high = map(int, re.search(r"model calls: (\d+)-(\d+)", est.stdout).groups())
+    run = cli(["ask", doc, "Which supplier missed?", "-m", model, "--json"])
+    assert run.exit_code == 0, run.stderr
+    calls = run.json()["calls"]
+    assert low <= calls <= high, (low, calls, high)

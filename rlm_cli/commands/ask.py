@@ -46,6 +46,8 @@ def ask(
     password: O.Password = None,
     pdf_engine: O.PdfEngine = "auto",
     no_cache: O.NoCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
     trace: O.Trace = None,
     estimate: Annotated[bool, typer.Option("--estimate", "--dry-run",
                                            help="Print a cost/time estimate range and exit; nothing is sent.")] = False,

@@ -97,7 +97,7 @@ def reading(o: AskOptions, env):
 
         progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
     return Reading(include=list(o.include), exclude=list(o.exclude), pdf_engine=o.pdf_engine, use_cache=o.use_cache,
-                   password=o.password, progress=progress)
+                   password=o.password, progress=progress, ocr=o.ocr, max_download=o.max_download)
 
 
 def make_display(o: AskOptions, env):

@@ -41,6 +41,8 @@ def chat(
     password: O.Password = None,
     pdf_engine: O.PdfEngine = "auto",
     no_cache: O.NoCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
     trace: O.Trace = None,
     color: O.ColorOpt = O.Color.auto,
     continue_latest: O.Continue = False,

@@ -10,6 +10,12 @@ from typing import List, Optional
 import typer
 
 
+class OcrMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class PdfEngine(str, Enum):
     auto = "auto"
     pdfium = "pdfium"
@@ -18,7 +24,8 @@ class PdfEngine(str, Enum):
 
 def register(app: typer.Typer) -> None:
     app.command("ingest", help="Show what the model will see for SOURCES: per-source chars, tokens, pages, warnings.")(ingest)
-    cache_app = typer.Typer(help="The parse cache (PDF/DOCX text, keyed by path, size, mtime and content hash).",
+    cache_app = typer.Typer(help="The parse cache (text of PDF, DOCX, XLSX, PPTX, EPUB, HTML, e-mail and OCR'd files, keyed by "
+                                 "path, size, mtime and content hash; URLs by ETag/Last-Modified).",
                             no_args_is_help=True)
     cache_app.command("info", help="Where the cache is, how many entries, how big.")(cache_info)
     cache_app.command("clear", help="Delete every cache entry.")(cache_clear)
@@ -58,24 +65,32 @@ def _env(ctx: typer.Context):
 
 def ingest(
     ctx: typer.Context,
-    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, or '-' for stdin (stdin is read when none is given)."),
+    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, http(s) URLs, or '-' for stdin "
+                                                               "(stdin is read when none is given)."),
     include: List[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Skip files/dirs matching this glob (repeatable)."),
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
     pdf_engine: PdfEngine = typer.Option(PdfEngine.auto, "--pdf-engine", help="PDF text engine: auto (PDFium, pypdf fallback), pdfium, pypdf."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
+    ocr: OcrMode = typer.Option(OcrMode.auto, "--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): auto, always, never."),
+    max_download: Optional[str] = typer.Option(None, "--max-download", metavar="SIZE", help="Largest URL download, e.g. 50MB [default: 200MB]."),
     text: bool = typer.Option(False, "--text", help="Dump the context text (what the model's `context` holds) to stdout."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Timing and every warning on stderr."),
 ) -> None:
     from ..errors import UsageError
-    from ..ingest import load_sources
     from ..env import isatty
-    from ..ui.sanitize import clean, fix_unicode, markup, one_line, terminal_json
+    from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
+    from ..ingest.base import parse_size
+    from ..ui.sanitize import clean, fix_unicode, one_line, terminal_json
 
     stdin, stdout, stderr, stdin_isatty = _env(ctx)
     if text and as_json:
         raise UsageError("--text and --json cannot be combined")
+    try:
+        limit = parse_size(max_download) if max_download is not None else DEFAULT_MAX_DOWNLOAD
+    except ValueError as e:
+        raise UsageError(f"--max-download: {e}") from None
     srcs = list(sources or [])
     if not srcs and stdin_isatty:
         raise UsageError("no sources given (and stdin is a terminal)", hint="rlm ingest FILE_OR_DIR... or pipe text in")
@@ -89,7 +104,8 @@ def ingest(
         progress = RichProgress(err_console)
     t0 = time.perf_counter()
     context = load_sources(srcs, stdin=stdin if ("-" in srcs or not srcs) else None, include=include, exclude=exclude,
-                           password=password, pdf_engine=pdf_engine.value, use_cache=not no_cache, progress=progress)
+                           password=password, pdf_engine=pdf_engine.value, use_cache=not no_cache, progress=progress,
+                           ocr=ocr.value, max_download=limit)
     elapsed = time.perf_counter() - t0
     if verbose:
         stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
@@ -112,7 +128,7 @@ def ingest(
     for s, tok in zip(context.sources, tokens):
         rows.append({
             "name": s.name, "kind": s.kind, "size_bytes": s.size_bytes, "chars": s.chars, "tokens": tok,
-            "pages": len(s.pages), "warnings": list(s.warnings),
+            "pages": _parts(s), "unit": s.unit if s.pages else "", "warnings": list(s.warnings),
         })
     if as_json:
         doc = json.dumps({
@@ -139,11 +155,14 @@ def ingest(
     table.add_column("kind")
     table.add_column("chars", justify="right", footer=f"{len(context.text):,}")
     table.add_column("tokens" + ("" if exact else " (est.)"), justify="right", footer=f"{approx}{total_tokens[0]:,}")
-    table.add_column("pages", justify="right", footer=f"{sum(r['pages'] for r in rows):,}" if any(r["pages"] for r in rows) else "")
+    units = {r["unit"] for r in rows if r["pages"]}
+    total_parts = f"{sum(r['pages'] for r in rows):,} {_plural(units.pop(), 2)}" if len(units) == 1 else ""
+    table.add_column("parts", justify="right", footer=total_parts)
     table.add_column("warnings", justify="right", footer=str(len(context.warnings)) if context.warnings else "")
-    for r in rows:  # file names are text from outside: escaped, never Rich markup or escape sequences
-        table.add_row(markup(r["name"]), markup(r["kind"]), f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
-                      f"{r['pages']:,}" if r["pages"] else "", str(len(r["warnings"])) if r["warnings"] else "")
+    for r in rows:  # names come from outside (file names, URLs, documents): escaped, never markup or escapes
+        table.add_row(_plain(r["name"]), _plain(r["kind"]), f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
+                      f"{r['pages']:,} {_plural(r['unit'], r['pages'])}" if r["pages"] else "",
+                      str(len(r["warnings"])) if r["warnings"] else "")
     out.print(table)
     if context.warnings:
         out.print()
@@ -154,6 +173,25 @@ def ingest(
     elif not exact:
         out.print(f"(sources over {EXACT_LIMIT:,} characters: cl100k_base counts extrapolated from samples)", markup=False)
 
+
+def _parts(source) -> int:
+    """Pages, chapters, slides, messages, sections; sheets counted once however many row runs they have."""
+    if source.unit == "sheet":
+        return len({p.label for p in source.pages})
+    return len(source.pages)
+
+
+def _plural(unit: str, n: int) -> str:
+    return unit if n == 1 else {"chapter": "chapters", "slide": "slides", "sheet": "sheets", "message": "messages",
+                                "section": "sections"}.get(unit, unit + "s")
+
+
+def _plain(name: str, limit: int = 200) -> str:
+    """A name from a file, a document or a URL shown in the table: the one terminal sanitiser, escaped."""
+    from ..ui.sanitize import markup
+
+    name = str(name)
+    return markup(name if len(name) <= limit else name[: limit - 1] + "…")
 
 
 def cache_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:

@@ -26,6 +26,24 @@ class Color(str, Enum):
     never = "never"
 
 
+class OcrMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    """--max-download SIZE: '50MB', '1.5GB', '500k' or bytes."""
+    if value is None:
+        return None
+    from ..ingest.base import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 class SandboxMode(str, Enum):
     auto = "auto"
     strict = "strict"
@@ -61,6 +79,10 @@ Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to 
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
 PdfEngine = Annotated[str, typer.Option("--pdf-engine", help="auto | pdfium | pypdf.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the parse cache.")]
+Ocr = Annotated[OcrMode, typer.Option("--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): "
+                                                     "auto (pages without text, images named here), always, never.")]
+MaxDownload = Annotated[Optional[int], typer.Option("--max-download", metavar="SIZE", parser=_size,
+                                                    help="Largest URL download, e.g. 50MB, 1GB [default: 200MB].")]
 Trace = Annotated[Optional[Path], typer.Option("--trace", help="Also write the trajectory (JSON lines) to FILE.")]
 ColorOpt = Annotated[Color, typer.Option(
     "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never.")]
@@ -96,6 +118,8 @@ class AskOptions:
     conversation: str | None = None  # --conversation NAME: continue it, or start it
     conversation_max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
+    ocr: str = "auto"  # --ocr auto|always|never
+    max_download: int | None = None  # --max-download bytes (None: the ingest default, 200 MB)
 
 
 def ask_options(params: dict, *, sources: list[str], question: str) -> AskOptions:
@@ -114,4 +138,5 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
         pdf_engine=g("pdf_engine") or "auto", use_cache=not g("no_cache"), color=g("color", Color.auto).value,
         estimate=bool(g("estimate")), run=run, continue_latest=bool(g("continue_latest")),
         conversation=g("conversation"), conversation_max_cost=g("conversation_max_cost"),
+        ocr=g("ocr", OcrMode.auto).value, max_download=g("max_download"),
     )

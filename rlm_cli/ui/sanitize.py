@@ -25,6 +25,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _DIRTY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _WHITESPACE = re.compile(r"[\n\t]+")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")  # zero-width and bidi controls
 _C1_OR_LINESEP = re.compile(r"[\x7f-\x9f\u2028\u2029]")
 REPLACEMENT = "\ufffd"
 
@@ -42,8 +43,12 @@ def clean(text) -> str:
 
 def one_line(text) -> str:
     """`clean(text)` on one line: newlines and tabs become a space (a file name with a newline
-    cannot forge an `rlm: warning:` line)."""
+    cannot forge an `rlm: warning:` line); zero-width characters and bidi embedding/override/isolate
+    controls are dropped too (a label cannot display reordered). Multi-line text (answers) keeps them:
+    right-to-left prose uses them."""
     text = clean(text)
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
     return _WHITESPACE.sub(" ", text) if ("\n" in text or "\t" in text) else text
 
 
