@@ -346,3 +346,10 @@ class Tags(__import__("html.parser", fromlist=["HTMLParser"]).HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.names.append(tag)
         self.attrs.append(attrs)
+
+
+def test_one_line_drops_bidi_and_zero_width_controls_clean_keeps_them():
+    name = "invoice\u202egpj.exe\u200b\u2066x\u2069"
+    assert sanitize.one_line(name) == "invoicegpj.exex"
+    rtl = "\u05e9\u05dc\u05d5\u05dd\u200f world"  # right-to-left prose keeps its marks in answers
+    assert sanitize.clean(rtl) == rtl
