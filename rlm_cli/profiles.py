@@ -58,6 +58,7 @@ class Profile:
     auto: bool = True  # may `default_profile: auto` pick it when its keys are present?
     needs: str | None = None  # "local": needs the [local] extra
     caching: dict = field(default_factory=dict)  # cache: true | false | sampled; prompt_cache: true | false
+    sub_models: tuple = ()  # further models model code may pick with llm_query(prompt, model=NAME)
 
     @property
     def sub_model(self) -> str:
@@ -178,7 +179,8 @@ def _deployments(items, where: str) -> list[Deployment]:
 def _profile(name: str, p, where: str) -> Profile:
     if not isinstance(p, dict) or not p.get("root"):
         raise ConfigError(f"{where}: profile '{name}' needs a root model")
-    unknown = set(p) - {"root", "sub", "concurrency", "description", "auto", "needs", "cache", "prompt_cache", *LIMIT_KEYS}
+    unknown = set(p) - {"root", "sub", "sub_models", "concurrency", "description", "auto", "needs", "cache", "prompt_cache",
+                        *LIMIT_KEYS}
     if unknown:
         raise ConfigError(f"{where}: profile '{name}': unknown key(s) {', '.join(sorted(unknown))}")
     if p.get("cache") not in (None, True, False, "sampled"):
@@ -187,9 +189,12 @@ def _profile(name: str, p, where: str) -> Profile:
         raise ConfigError(f"{where}: profile '{name}': prompt_cache must be true or false")
     limits = {k: p[k] for k in LIMIT_KEYS if p.get(k) is not None}
     caching = {k: p[k] for k in ("cache", "prompt_cache") if p.get(k) is not None}
+    extra = p.get("sub_models") or []
+    if not isinstance(extra, list) or not all(isinstance(m, str) and m for m in extra):
+        raise ConfigError(f"{where}: profile '{name}': sub_models must be a list of model names")
     return Profile(str(name), str(p["root"]), str(p["sub"]) if p.get("sub") else None, limits,
                    p.get("concurrency"), str(p.get("description") or ""), bool(p.get("auto", True)), p.get("needs"),
-                   caching)
+                   caching, tuple(extra))
 
 
 def _positive(value, what: str) -> float | None:
@@ -203,7 +208,7 @@ def _positive(value, what: str) -> float | None:
 def _check_refs(cfg: Config, where: str) -> None:
     names = {d.model_name for d in cfg.deployments}
     for p in cfg.profiles.values():
-        for model in (p.root, p.sub_model):
+        for model in (p.root, p.sub_model, *p.sub_models):
             if model not in names and "/" not in model:
                 raise ConfigError(f"{where}: profile '{p.name}' uses '{model}', which is not a model_name in model_list")
     if cfg.default_profile not in (None, "auto") and cfg.default_profile not in cfg.profiles:

@@ -59,6 +59,7 @@ def run_config(resolved, o: RunOptions, lim=None):
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
         tokens=Tiktoken(), prompt_cache=prompt_caching(o, resolved), responses=response_cache(o, resolved),
+        sub_models=tuple(getattr(resolved, "sub_models", ())),
     )
 
 

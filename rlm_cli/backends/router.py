@@ -59,14 +59,23 @@ class Endpoint:
     def uses_fast_path(self) -> bool:
         return self.fast_path and self.model.startswith(FAST_PREFIXES)
 
+    def key(self) -> str | None:
+        """The key every request to this deployment carries, on the fast path and through the Router
+        alike: `api_key`, else (OpenAI-compatible) $OPENAI_API_KEY, else "sk-none" for an api_base
+        (local servers want some key). None: the provider's own variable (LiteLLM reads it)."""
+        if self.api_key:
+            return self.api_key
+        if self.model.startswith(FAST_PREFIXES):
+            return os.environ.get("OPENAI_API_KEY") or ("sk-none" if self.api_base else None)
+        return None
+
     def router_entry(self) -> dict:
         params = {"model": self.model, **self.params}
         if self.api_base:
             params["api_base"] = self.api_base
-        if self.api_key:
-            params["api_key"] = self.api_key
-        elif self.api_base and self.model.startswith(FAST_PREFIXES):
-            params["api_key"] = "sk-none"  # local OpenAI-compatible servers want some key
+        key = self.key()
+        if key:
+            params["api_key"] = key
         info = {"id": self.id}
         for k in PRICE_KEYS + ("max_input_tokens",):
             if getattr(self, k) is not None:
@@ -393,7 +402,7 @@ class LLMBackend:
             if client is None:
                 from .openai_compat import Client
 
-                api_key = ep.api_key or os.environ.get("OPENAI_API_KEY") or ("sk-none" if ep.api_base else None)
+                api_key = ep.key()
                 if api_key is None:
                     raise BackendError(f"{ep.model}: no API key: set OPENAI_API_KEY or give api_key in the profile")
                 client = Client(ep.api_base or os.environ.get("OPENAI_BASE_URL"), api_key, max_retries=self.max_retries,

@@ -79,8 +79,10 @@ def ingest(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Timing and every warning on stderr."),
 ) -> None:
     from ..errors import UsageError
+    from ..env import isatty
     from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
     from ..ingest.base import parse_size
+    from ..ui.sanitize import clean, fix_unicode, one_line, terminal_json
 
     stdin, stdout, stderr, stdin_isatty = _env(ctx)
     if text and as_json:
@@ -108,10 +110,10 @@ def ingest(
     if verbose:
         stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
         for w in context.warnings:
-            stderr.write(f"rlm: warning: {w}\n")
+            stderr.write(f"rlm: warning: {one_line(w)}\n")
         stderr.flush()
     if text:
-        stdout.write(context.text)
+        stdout.write(clean(context.text) if isatty(stdout) else context.text)  # a pipe gets the exact text
         if not context.text.endswith("\n"):
             stdout.write("\n")
         stdout.flush()
@@ -129,7 +131,7 @@ def ingest(
             "pages": _parts(s), "unit": s.unit if s.pages else "", "warnings": list(s.warnings),
         })
     if as_json:
-        json.dump({
+        doc = json.dumps({
             "sources": rows,
             "total": {"sources": len(rows), "chars": len(context.text), "tokens": total_tokens[0],
                       "pages": sum(r["pages"] for r in rows)},
@@ -137,8 +139,8 @@ def ingest(
             "tokenizer": "cl100k_base" if tokenizer else "estimate (chars/4)",
             "warnings": list(context.warnings),
             "seconds": round(elapsed, 3),
-        }, stdout, ensure_ascii=False, indent=2)
-        stdout.write("\n")
+        }, ensure_ascii=False, indent=2)
+        stdout.write((terminal_json(doc) if isatty(stdout) else fix_unicode(doc)) + "\n")
         stdout.flush()
         return
 
@@ -157,15 +159,15 @@ def ingest(
     total_parts = f"{sum(r['pages'] for r in rows):,} {_plural(units.pop(), 2)}" if len(units) == 1 else ""
     table.add_column("parts", justify="right", footer=total_parts)
     table.add_column("warnings", justify="right", footer=str(len(context.warnings)) if context.warnings else "")
-    for r in rows:
-        table.add_row(_plain(r["name"]), r["kind"], f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
+    for r in rows:  # names come from outside (file names, URLs, documents): escaped, never markup or escapes
+        table.add_row(_plain(r["name"]), _plain(r["kind"]), f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
                       f"{r['pages']:,} {_plural(r['unit'], r['pages'])}" if r["pages"] else "",
                       str(len(r["warnings"])) if r["warnings"] else "")
     out.print(table)
     if context.warnings:
         out.print()
         for w in context.warnings:
-            out.print(f"warning: {w}", markup=False, soft_wrap=True)
+            out.print(f"warning: {one_line(w)}", markup=False, soft_wrap=True, highlight=False)
     if not tokenizer:
         out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
     elif not exact:
@@ -184,13 +186,12 @@ def _plural(unit: str, n: int) -> str:
                                 "section": "sections"}.get(unit, unit + "s")
 
 
-def _plain(name: str) -> str:
-    """A name from a document or a URL shown in the table: no control characters or Rich markup."""
-    from rich.markup import escape
+def _plain(name: str, limit: int = 200) -> str:
+    """A name from a file, a document or a URL shown in the table: the one terminal sanitiser, escaped."""
+    from ..ui.sanitize import markup
 
-    from ..ingest.base import clean_label
-
-    return escape(clean_label(name, 200))
+    name = str(name)
+    return markup(name if len(name) <= limit else name[: limit - 1] + "…")
 
 
 def cache_info(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:

@@ -34,6 +34,7 @@ class RunConfig:
     sandbox_factory: SandboxFactory | None = None
     prompt_cache: bool = False  # root turns ask the backend to make their prefix cacheable (provider prompt cache)
     responses: object | None = None  # a response_cache.ResponseCache (--cache): get(model, messages) / put(...)
+    sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
 
     @property
     def sub(self) -> str:
@@ -85,6 +86,7 @@ class Run:
         self.gate = threading.BoundedSemaphore(max(config.concurrency, 1))
         self.cancelled = threading.Event()
         self.root_iterations = 0
+        self.warnings: list[str] = []
         self.trajectory_path: str | None = None
         self.conversation: str | None = None
         self._ids = itertools.count(1)
@@ -101,7 +103,7 @@ class Run:
         from .node import Node
 
         t0 = time.monotonic()
-        warnings = list(context.warnings)
+        self.warnings = warnings = list(context.warnings)  # nodes add theirs (e.g. an answer cut at its cap)
         for w in warnings:
             self.bus.emit(ev.WARNING, message=w)
         self.conversation = conversation

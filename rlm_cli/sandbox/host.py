@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from . import trust
 from .limits import CTX_PREFIX, MemoryPool, sweep_stale  # noqa: F401 (sweep_stale re-exported)
 from .process import ExecWallTimeout, WorkerDied, _Process
+from .trust import CallRefused
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
 MAX_BATCH = 1024  # prompts in one batched call
@@ -35,14 +37,6 @@ _POOL_LOCK = threading.Lock()
 
 # handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
 CallHandler = Callable[[str, dict], list]
-
-
-class CallRefused(Exception):
-    """A sub-call the host will not serve; `fatal` ends the run (a budget ran out)."""
-
-    def __init__(self, message: str, fatal: bool = False):
-        super().__init__(message)
-        self.fatal = fatal
 
 
 @dataclass
@@ -66,7 +60,17 @@ class SandboxOptions:
     max_message_mb: int = MAX_MESSAGE_BYTES >> 20  # one message from the worker
     max_batch: int = MAX_BATCH  # prompts/questions in one call
     max_sub_prompts: int = 100_000  # prompts + child questions over the sandbox's lifetime
+    max_final_chars: int = 1_000_000  # a longer FINAL answer is cut (with a warning)
+    max_prompt_chars: int = 4_000_000  # one llm_query prompt; larger ones are refused
+    max_question_chars: int = 100_000  # one rlm_query question; larger ones are refused
     memory_pool: MemoryPool | None = field(default=None, repr=False, compare=False)  # made on first use
+
+    @property
+    def caps(self) -> trust.Caps:
+        """What the host accepts from one worker message (trust.py)."""
+        return trust.Caps(output_chars=self.max_output_chars, final_chars=self.max_final_chars,
+                          prompt_chars=self.max_prompt_chars, question_chars=self.max_question_chars,
+                          batch=self.max_batch)
 
     def pool(self) -> MemoryPool:
         with _POOL_LOCK:
@@ -88,6 +92,7 @@ class ExecResult:
     timed_out: bool = False
     restarted: bool = False
     duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # for the user (e.g. the answer was cut), not the model
 
     def render(self) -> str:
         """What the model is shown for this block."""
@@ -204,9 +209,9 @@ class SubprocessSandbox:
         sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
         self.start()
         self._seq += 1
-        self.proc.send(dict(msg, seq=self._seq))
         deadline = time.monotonic() + timeout
         try:
+            self.proc.send(dict(msg, seq=self._seq), timeout=timeout)
             while True:
                 reply = self.proc.recv(timeout=max(deadline - time.monotonic(), 0.01))
                 if reply.get("seq") == self._seq and str(reply.get("type", "")).startswith(msg["type"]):
@@ -220,8 +225,9 @@ class SubprocessSandbox:
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc
         self._seq += 1
-        proc.send({"type": "exec", "code": code, "seq": self._seq})
-        budget = self.opts.exec_timeout + self.opts.grace  # worker time: the time sub-calls take is not counted
+        wait = self.opts.exec_timeout + self.opts.grace
+        proc.send({"type": "exec", "code": code, "seq": self._seq}, timeout=wait)
+        budget = wait  # worker time: the time sub-calls take is not counted here...
         wall_end = time.monotonic() + self.opts.wall_timeout() + self.opts.grace  # ... but counts here
         while True:
             t0 = time.monotonic()
@@ -234,28 +240,31 @@ class SubprocessSandbox:
             if kind == "result":
                 if msg.get("seq") != self._seq:
                     continue  # a stale or forged result: the real one is still to come
-                return ExecResult(
-                    stdout=msg.get("stdout", ""), error=msg.get("error"), final=msg.get("final"),
-                    has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
-                )
+                try:
+                    r = trust.check_result(msg, self.opts.caps)
+                except trust.Violation as exc:
+                    raise WorkerDied(str(exc)) from None
+                return ExecResult(stdout=r.stdout, error=r.error, final=r.final, has_final=r.has_final,
+                                  notes=r.notes, warnings=r.warnings)
             if kind == "call":
                 reply = self._serve(msg, handler)
                 if time.monotonic() >= wall_end:
                     raise ExecWallTimeout
-                proc.send(reply)
+                proc.send(reply, timeout=wait)
             else:
-                raise WorkerDied(f"unexpected message {kind!r} on the REPL channel")
+                raise WorkerDied(f"unexpected message {str(kind)[:40]!r} on the REPL channel")
 
     def _serve(self, msg: dict, handler: CallHandler) -> dict:
-        reply = {"type": "reply", "id": msg.get("id")}
+        call_id = msg.get("id")
+        reply = {"type": "reply", "id": call_id if type(call_id) is int else None}
         try:
-            fn, args = msg.get("fn"), msg.get("args")
-            n = _check_call(fn, args, self.opts.max_batch)
+            call = trust.check_call(msg.get("fn"), msg.get("args"), self.opts.caps)
+            fn, n = call.fn, len(call.items)
             if self.sub_prompts + n > self.opts.max_sub_prompts:
                 raise CallRefused(f"this REPL may make at most {self.opts.max_sub_prompts:,} sub-calls in total "
                                   f"({self.sub_prompts:,} made, {n:,} more asked)")
             self.sub_prompts += n
-            results = handler(fn, args)
+            results = handler(fn, call.args)
             if not isinstance(results, list) or len(results) != n:
                 raise CallRefused(f"internal error: {fn} returned {len(results) if isinstance(results, list) else 'no'} "
                                   f"results for {n} prompts")
@@ -293,24 +302,6 @@ class SubprocessSandbox:
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close(graceful=exc_type is None)  # after Ctrl-C or an error, do not wait on the worker
-
-
-def _check_call(fn, args, max_batch: int) -> int:
-    """Validate a call message from the (untrusted) worker; returns how many prompts it holds."""
-    if fn not in ("llm_query", "rlm_query") or not isinstance(args, dict):
-        raise CallRefused(f"unknown function {fn!r}")
-    items = args.get("prompts") if fn == "llm_query" else args.get("questions")
-    if not isinstance(items, list) or not all(isinstance(x, str) for x in items) or not items:
-        raise CallRefused(f"{fn}: prompts must be a non-empty list of strings")
-    if fn == "rlm_query":
-        ctxs = args.get("contexts")
-        if not isinstance(ctxs, list) or len(ctxs) != len(items) or not all(isinstance(c, str) for c in ctxs):
-            raise CallRefused("rlm_query: one string sub_context per question is required")
-    if args.get("model") is not None and not isinstance(args.get("model"), str):
-        raise CallRefused(f"{fn}: model must be a string")
-    if len(items) > max_batch:
-        raise CallRefused(f"a batch may hold at most {max_batch} items (got {len(items)}); split it")
-    return len(items)
 
 
 # ---- cleanup on every exit path ----------------------------------------------------------------------

@@ -7,16 +7,19 @@ import json
 import os
 import platform
 import queue
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..threads import get, sigint_blocked, start_daemon
+from . import trust
 from .limits import SCRATCH_PREFIX, ScratchWatch, ThreadSupervisor, force_rmtree
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 WORKER = Path(__file__).with_name("worker.py")
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+INBOX_MESSAGES = 2  # parsed messages buffered from the worker (the reader waits: back-pressure on its pipe)
 
 
 class WorkerDied(Exception):
@@ -59,7 +63,9 @@ class _Process:
             if hasattr(self, "root"):
                 force_rmtree(self.root)
             raise
-        self.inbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue = queue.Queue(maxsize=INBOX_MESSAGES)
+        self.closed = threading.Event()
+        self.violation: str | None = None
         self.reader = start_daemon(self._read, name=f"rlm-worker-{self.proc.pid}")
         if opts.confine and opts.confine.get("rss_watchdog"):
             start_daemon(self._watch_rss, self.memory_mb, name=f"rlm-rss-{self.proc.pid}")
@@ -101,6 +107,7 @@ class _Process:
             if notify:
                 notify[1].close()
         self.wfd = p2c_w
+        os.set_blocking(p2c_w, False)  # a worker that stops reading cannot block the host (send's timeout)
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
         if notify:  # the kernel side of the thread cap: answers every new thread of the worker
             with sigint_blocked():
@@ -149,7 +156,7 @@ class _Process:
         return argv
 
     def _over_quota(self, message: str) -> None:
-        self.inbox.put({"type": "violation", "error": message})
+        self.violation = message  # read by recv() when the reader reports the channel closed
         self._signal_group()
 
     def _watch_rss(self, limit_mb: int) -> None:
@@ -159,7 +166,7 @@ class _Process:
         while self.proc.poll() is None:
             rss = rss_mb(self.proc.pid)
             if rss is not None and limit_mb and rss > limit_mb:
-                self.inbox.put({"type": "violation", "error": f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"})
+                self._put(self.inbox, trust.Violation(f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"))
                 self._signal_group()
                 return
             time.sleep(0.5)
@@ -172,30 +179,48 @@ class _Process:
                 if not line:
                     break
                 if len(line) > self.max_line:
-                    inbox.put({"type": "violation", "error": "message from the REPL exceeded the size cap"})
+                    self._put(inbox, trust.Violation("message from the REPL exceeded the size cap"))
                     break
                 try:
-                    inbox.put(json.loads(line))
-                except ValueError:
-                    inbox.put({"type": "violation", "error": "malformed message on the REPL channel"})
+                    msg = trust.parse_message(line)
+                except trust.Violation as exc:
+                    self._put(inbox, exc)
                     break
-        except (OSError, ValueError):
+                del line
+                self._put(inbox, msg)
+        except (OSError, ValueError, MemoryError):
             pass
         finally:
             try:
                 self.rfile.close()  # the reader owns the read end: closing it from kill() could block on its lock
             except OSError:
                 pass
-        inbox.put(None)
+        self._put(inbox, None)
 
-    def send(self, msg: dict) -> None:
+    def _put(self, inbox: queue.Queue, item) -> None:
+        """Queue a message, waiting while the host has not taken the previous ones (never after kill())."""
+        while not self.closed.is_set():
+            try:
+                inbox.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def send(self, msg: dict, timeout: float) -> None:
+        """Write one message; TimeoutError if the worker does not read it within `timeout` seconds."""
         data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-        try:
-            view = memoryview(data)
-            while view:
+        deadline = time.monotonic() + timeout
+        view = memoryview(data)
+        while view:
+            try:
                 view = view[os.write(self.wfd, view):]
-        except OSError as exc:
-            raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError from None
+                select.select([], [self.wfd], [], left)
+            except OSError as exc:
+                raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
 
     def recv(self, timeout: float | None) -> dict:
         try:
@@ -203,10 +228,15 @@ class _Process:
         except queue.Empty:
             raise TimeoutError from None
         if msg is None:
-            code = self.proc.wait(timeout=5) if self.proc.poll() is None else self.proc.returncode
+            if self.violation:  # a host watcher killed it (quota): say why, not just "killed by SIGKILL"
+                raise WorkerDied(self.violation)
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # it closed the channel but lives on
+                code = None
             raise WorkerDied(_describe_exit(code))
-        if msg.get("type") == "violation":
-            raise WorkerDied(msg["error"])
+        if isinstance(msg, trust.Violation):  # only the host's reader and watchdogs queue these
+            raise WorkerDied(str(msg))
         return msg
 
     def _signal_group(self) -> None:
@@ -220,6 +250,7 @@ class _Process:
             pass
 
     def kill(self) -> None:
+        self.closed.set()
         self._signal_group()  # also when the worker is gone: a forked straggler (basic mode) may remain
         try:
             self.proc.wait(timeout=5)
@@ -240,9 +271,9 @@ class _Process:
 
     def stop(self) -> None:
         try:
-            self.send({"type": "exit"})
+            self.send({"type": "exit"}, timeout=1)
             self.proc.wait(timeout=1)
-        except (WorkerDied, subprocess.TimeoutExpired):
+        except (WorkerDied, TimeoutError, subprocess.TimeoutExpired):
             pass
         self.kill()
 

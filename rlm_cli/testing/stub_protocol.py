@@ -47,6 +47,7 @@ class RecordedRequest:
     answered_at: float | None = None  # time.time() when the response was fully written
     status: int | None = None  # HTTP status sent back
     client_address: tuple | None = None  # (host, port) of the TCP connection (same port => keep-alive reuse)
+    size: int = 0  # bytes in the request body as received
 
     @property
     def model(self) -> str | None:

@@ -90,10 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         stub = self.server.stub
         received = time.time()
-        body, bad_json = self._read_body()
+        body, bad_json, size = self._read_body()
         rec = RecordedRequest(method=method, path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
                               body=body, received_at=received,
-                              client_address=tuple(self.client_address) if self.client_address else None)
+                              client_address=tuple(self.client_address) if self.client_address else None, size=size)
         stub._begin(rec)
         try:
             self._route(stub, rec, bad_json)
@@ -111,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             rec.answered_at = time.time()
             stub._end(rec)
 
-    def _read_body(self) -> tuple[Any, bool]:
-        """(parsed JSON or None, whether a body was there but was not JSON)."""
+    def _read_body(self) -> tuple[Any, bool, int]:
+        """(parsed JSON or None, whether a body was there but was not JSON, its size in bytes)."""
         raw = b""
         length = self.headers.get("Content-Length")
         if length:
@@ -123,11 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raw = self._read_chunked()
         if not raw:
-            return None, False
+            return None, False, 0
         try:
-            return json.loads(raw), False
+            return json.loads(raw), False, len(raw)
         except ValueError:
-            return None, True
+            return None, True, len(raw)
 
     def _read_chunked(self) -> bytes:
         data = bytearray()
