@@ -15,7 +15,7 @@ from ..backends.base import Model
 from ..errors import ExitStatus, LimitExceeded, RLMError
 from ..sandbox import Sandbox, SandboxOptions
 from ..tokens import Approx, TokenCounter
-from ..usage import Budget, Limits, Usage
+from ..usage import Budget, Limits, SharedBudget, Usage
 
 # (context text, sources, options) -> a Sandbox; None: a SubprocessSandbox
 SandboxFactory = Callable[[str, list, SandboxOptions], Sandbox]
@@ -32,6 +32,7 @@ class RunConfig:
     root_window_tokens: int | None = None  # compact the root conversation past COMPACT_AT of this
     tokens: TokenCounter = field(default_factory=Approx)
     sandbox_factory: SandboxFactory | None = None
+    shared: SharedBudget | None = None  # a gate and budget shared with other runs (a batch); None: this run's own
 
     @property
     def sub(self) -> str:
@@ -79,8 +80,8 @@ class Run:
         self.bus = bus or ev.EventBus()
         self.run_id = run_id or new_run_id()
         self.usage = Usage()
-        self.budget = Budget(config.limits, self.usage)
-        self.gate = threading.BoundedSemaphore(max(config.concurrency, 1))
+        self.budget = Budget(config.limits, self.usage, shared=config.shared)
+        self.gate = config.shared.gate if config.shared else threading.BoundedSemaphore(max(config.concurrency, 1))
         self.cancelled = threading.Event()
         self.root_iterations = 0
         self.trajectory_path: str | None = None
@@ -187,7 +188,7 @@ class Run:
                          error=str(exc) or type(exc).__name__, prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
                          duration_s=0.0)
                     raise
-            self.usage.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd)
+            self.budget.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd)
         finally:
             self.budget.release()
         emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok",
