@@ -121,7 +121,8 @@ def summary_line(s: Summary, plan: Plan, totals: dict, where: str) -> str:
     head = "batch interrupted" if s.interrupted else "batch"
     line = f"{head}: {', '.join(parts)}; {cost} in {time.monotonic() - s.started:.1f} s; results in {where}"
     if s.interrupted:
-        line += (f" ({s.saved} saved in this run; the {s.abandoned} in flight were not saved: rerun the same "
+        were = "was" if s.abandoned == 1 else "were"
+        line += (f" ({s.saved} saved in this run; the {s.abandoned} in flight {were} not saved: rerun the same "
                  "command to resume)")
     return line
 

@@ -55,6 +55,11 @@ class Plain:
     def error(self, message: str) -> None:
         self._write(f"rlm: error: {one_line(message, 400)}")
 
+    def summary(self, line: str, important: bool = False) -> None:
+        """The closing line; with -q only when it matters (an interrupted batch says what was saved)."""
+        if important or not self.quiet:
+            self._write(f"rlm: {one_line(line, 1000)}")
+
     def close(self) -> None:
         pass
 
@@ -97,6 +102,10 @@ class Bar(Plain):
 
     def error(self, message: str) -> None:
         self.console.print(f"rlm: error: {redact.redact(one_line(message, 400))}", markup=False, style="red")
+
+    def summary(self, line: str, important: bool = False) -> None:
+        self.close()
+        self.console.print(f"rlm: {redact.redact(one_line(line, 1000))}", markup=False, style="bold" if important else None)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,8 +242,8 @@ class ResultsFile:
 class StreamResults:
     """No -o: every record to stdout as it ends (nothing to resume from)."""
 
-    def __init__(self, stream, fmt: str):
-        self.stream, self.fmt = stream, fmt
+    def __init__(self, stream, fmt: str, terminal: bool = False):
+        self.stream, self.fmt, self.terminal = stream, fmt, terminal
         self._header = fmt == "csv"
 
     def open(self) -> Existing:
@@ -252,6 +253,8 @@ class StreamResults:
         pass
 
     def append(self, obj: dict) -> None:
+        if self.terminal:  # model and document text never reaches a terminal with control characters
+            obj = _for_terminal(obj)
         data = csv_record(obj) if self.fmt == "csv" else jsonl_record(obj)
         if self._header:
             data, self._header = csv_header() + data, False
@@ -260,3 +263,16 @@ class StreamResults:
 
     def close(self) -> None:
         pass
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _for_terminal(obj):
+    if isinstance(obj, str):
+        return _CONTROL.sub("\ufffd", obj)
+    if isinstance(obj, dict):
+        return {k: _for_terminal(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_for_terminal(v) for v in obj]
+    return obj

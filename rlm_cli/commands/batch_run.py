@@ -74,7 +74,9 @@ def open_results(o: BatchOptions, env, fmt: str):
     from .delivery import check_writable
 
     if o.output is None:
-        return StreamResults(env.stdout, fmt)
+        from ..env import _isatty
+
+        return StreamResults(env.stdout, fmt, terminal=_isatty(env.stdout))
     check_writable(o.output)
     return ResultsFile(o.output, fmt)
 
@@ -106,9 +108,9 @@ def _run(o: BatchOptions, env, tasks, results, show) -> int:
         totals = engine.totals() if not summary.interrupted else _safe_totals(engine)
     finally:
         engine.close()
-    line = summary_line(summary, p, totals, where)
-    (show.error if summary.interrupted else show.notice)(line)
-    return exit_status(summary, p)
+    code = exit_status(summary, p)
+    show.summary(summary_line(summary, p, totals, where), important=code != 0)
+    return code
 
 
 def _safe_totals(engine) -> dict:
