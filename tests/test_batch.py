@@ -233,3 +233,27 @@ def test_usage_errors(cli, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     r = cli(argv)
     assert r.exit_code == 2 and message in r.stderr + r.stdout
+
+
+def test_csv_records_with_newlines_and_quotes_are_split_and_repaired_right(tmp_path):
+    from rlm_cli.batch.results import ResultsFile, csv_record
+
+    path = tmp_path / "r.csv"
+    f = ResultsFile(path, "csv")
+    assert f.open().records == {}
+    rec = {"id": "a", "status": "ok", "exit_code": 0, "answer": 'line 1\n"quoted"\nline 3', "question": "q",
+           "sources": ["x.txt"]}
+    f.append(rec)
+    f.append(dict(rec, id="b", answer="-1 starts like a formula"))
+    f.close()
+    whole = path.read_bytes()
+    with open(path, "ab") as fh:
+        fh.write(csv_record(dict(rec, id="c"))[:25])  # a crash inside the quoted multi-line answer
+    f = ResultsFile(path, "csv")
+    existing = f.open()
+    f.close()
+    assert existing.repaired == 25 and path.read_bytes() == whole
+    assert sorted(existing.records) == ["a", "b"] and existing.records["a"].sources == ["x.txt"]
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["answer"] == 'line 1\n"quoted"\nline 3' and rows[1]["answer"] == "'-1 starts like a formula"

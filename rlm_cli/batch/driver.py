@@ -26,6 +26,7 @@ class Engine(Protocol):
     def spent(self) -> str | None: ...  # why the shared budget stops new tasks, if it does
     def totals(self) -> dict: ...  # calls, tokens, cost_usd over the batch so far
     def cancel(self) -> None: ...  # abandon the tasks in flight
+    def close(self) -> None: ...  # stop its threads, or the Ray instance it started
 
 
 @dataclass
@@ -38,7 +39,6 @@ class Summary:
     stopped_by: str | None = None  # why no new task started: the budget's reason, or the backend failure
     backend_failure: bool = False
     interrupted: bool = False
-    peak_rss_mb: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -76,7 +76,6 @@ def _feed(todo, engine: Engine, parallel: int, s: Summary, progress) -> None:
 
 
 def _record(out: TaskOutcome, results, progress, engine: Engine, s: Summary) -> None:
-    s.peak_rss_mb = max(s.peak_rss_mb, out.rss_mb)
     if out.kind == PENDING:
         s.pending += 1
         return

@@ -33,7 +33,6 @@ class TaskOutcome:
     task_id: str
     kind: str  # OK | FAILED | FATAL | PENDING
     record: dict  # the results line: id, sources, then the `rlm ask --json` object
-    rss_mb: float = 0.0  # the process's peak RSS when the task ended (Ray workers report theirs)
 
 
 def run_task(task: Task, settings: TaskSettings, resolved, shared, on_run=None) -> TaskOutcome:
@@ -63,7 +62,7 @@ def outcome(task: Task, result) -> TaskOutcome:
     from ..ui.output import result_object
 
     record = {"id": task.id, "sources": list(task.sources), **result_object(result)}
-    return TaskOutcome(task.id, kind_of(result), record, peak_rss_mb())
+    return TaskOutcome(task.id, kind_of(result), record)
 
 
 def kind_of(result) -> str:
@@ -108,15 +107,3 @@ def resolve_once(models: dict, run: RunOptions):
             resolved.backend.warm_up([resolved.root_model, resolved.sub_model])
             _resolved[key] = resolved
         return _resolved[key]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM), in MB; 0 where /proc is not available."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
