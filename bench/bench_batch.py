@@ -3,7 +3,7 @@
 Every task makes 3 sequential model calls against the latency stub (root: read and ask a sub-call;
 sub: answer; root: FINAL), so one task takes at least 3 x latency. Through the real CLI, as a user
 runs it: tasks per minute at --parallel 1/8/32 (local engine) and 8 (local Ray), against the ideal
-(parallel x 60 / (3 x latency)); the peak resident memory of the whole process tree (driver, sandbox
+(parallel x 60 / (3 x latency)); the peak memory (PSS) of the whole process tree (driver, sandbox
 workers, Ray's processes) and what each task in flight adds; the Ray engine's fixed start cost.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in res["runs"]:
         r["rss_per_task_mb"] = per_task_mb(r, base)
     print_grid(f"rlm batch: {a.tasks} tasks x {CALLS_PER_TASK} calls, stub latency {a.latency:g} s per call",
-               ["engine", "--parallel", "wall", "tasks/min", "ideal", "of ideal", "peak RSS (tree)", "per task in flight", "ok"],
+               ["engine", "--parallel", "wall", "tasks/min", "ideal", "of ideal", "peak memory (tree PSS)", "per task in flight", "ok"],
                [row(r) for r in res["runs"]])
     if res["ray_start_s"] is not None:
         print(f"\nRay engine fixed cost (1 task, no latency, ray - local): {res['ray_start_s']:.1f} s")
@@ -118,21 +118,31 @@ def run_sampled(argv: list[str], env: dict) -> tuple[float, int, float]:
 
 
 def tree_rss_mb(pid: int) -> float:
-    """Summed VmRSS of `pid` and every descendant (Ray's processes included: they are its children)."""
+    """Memory of `pid` and every descendant (Ray's processes included: they are its children), in MB:
+    the sum of each process's PSS (shared pages split between their users, so a child forked but not
+    yet exec'd does not count the parent's memory twice); VmRSS where smaps_rollup is not readable."""
     total, stack, seen = 0.0, [pid], set()
     while stack:
         p = stack.pop()
         if p in seen:
             continue
         seen.add(p)
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
+        kb = _field(f"/proc/{p}/smaps_rollup", "Pss:") or _field(f"/proc/{p}/status", "VmRSS:")
+        if kb is None:
             continue
+        total += kb / 1024
         stack += _children(p)
     return total
+
+
+def _field(path: str, name: str) -> int | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def per_task_mb(r: dict, base: dict | None) -> float | None:
