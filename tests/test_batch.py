@@ -257,3 +257,22 @@ def test_csv_records_with_newlines_and_quotes_are_split_and_repaired_right(tmp_p
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["answer"] == 'line 1\n"quoted"\nline 3' and rows[1]["answer"] == "'-1 starts like a formula"
+
+
+def test_a_backend_failure_stops_the_batch_with_exit_4_and_is_saved(cli, stub_server, tmp_path, monkeypatch):
+    from conftest import scripted_responder
+
+    tasks = n_tasks(tmp_path, 4)
+    server = stub_server(scripted_responder([ANSWER]), api_key="sk-right")
+    out = tmp_path / "r.jsonl"
+    args = ["batch", tasks, "-m", "openai/m", "--api-base", server.url, "-o", out, "--parallel", "1"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    r = cli(args)
+    assert r.exit_code == 4, r.stderr
+    recs = records(out)
+    assert [x["id"] for x in recs] == ["t1"] and recs[0]["exit_code"] == 4 and "authentication failed" in recs[0]["error"]
+    assert "batch stopped" in r.stderr and "3 left for the next run" in r.stderr
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-right")
+    r = cli([*args, "--retry-failed"])
+    assert r.exit_code == 0, r.stderr
+    assert sorted((x["id"], x["answer"]) for x in records(out)) == [(f"t{i}", f"q{i}=w{i}") for i in range(1, 5)]

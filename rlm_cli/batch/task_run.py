@@ -95,7 +95,7 @@ _resolve_lock = threading.Lock()
 
 
 def resolve_once(models: dict, run: RunOptions):
-    """The models of these settings, resolved once per process (a Ray worker runs many tasks)."""
+    """The models of these settings, resolved once per Ray worker process (it runs many tasks)."""
     import json
 
     from ..commands.ask_run import resolve_with

@@ -121,12 +121,12 @@ def _safe_totals(engine) -> dict:
 
 
 def make_engine(o: BatchOptions, env, show):
-    from ..batch.task_run import TaskSettings, resolve_once
+    from ..batch.task_run import TaskSettings
     from ..runs import confine_notices
-    from .ask_run import models, reading
+    from .ask_run import models, reading, resolve_with
 
     settings = TaskSettings(models(o.common), o.common.run, dataclasses.replace(reading(o.common, env), progress=None))
-    resolved = resolve_once(settings.models, settings.run)  # errors in the configuration show here, once
+    resolved = resolve_with(settings.models, settings.run)  # errors in the configuration show here, once
     for notice in [*resolved.notices, *confine_notices(o.common.run)]:
         show.notice(notice)
     if o.engine == "ray":
@@ -136,6 +136,7 @@ def make_engine(o: BatchOptions, env, show):
     from ..batch.local import LocalEngine
     from ..usage import SharedBudget
 
+    resolved.backend.warm_up([resolved.root_model, resolved.sub_model])
     return LocalEngine(settings, resolved, SharedBudget(batch_limits(o), o.concurrency), o.parallel)
 
 
