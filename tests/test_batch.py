@@ -276,3 +276,18 @@ def test_a_backend_failure_stops_the_batch_with_exit_4_and_is_saved(cli, stub_se
     r = cli([*args, "--retry-failed"])
     assert r.exit_code == 0, r.stderr
     assert sorted((x["id"], x["answer"]) for x in records(out)) == [(f"t{i}", f"q{i}=w{i}") for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_shows_failures_without_control_characters(cli, script, tmp_path, tty):
+    make_docs(tmp_path, 1)
+    evil = "evil\x1b]52;c;cHduZWQ=\x07\x1b[2J\rname"
+    tasks = write_tasks(tmp_path, [{"id": "good", "sources": "d1.txt", "question": "qa"},
+                                   {"id": evil, "sources": "gone\x1b[31m.txt", "question": "qb"}])
+    r = cli(["batch", tasks, "-m", script([ANSWER]), "-o", tmp_path / "r.jsonl"], stderr_tty=tty)
+    assert r.exit_code == 3
+    assert "\x1b" not in r.stderr  # (Rich draws no colour into a StringIO: any ESC would be the task's)
+    assert "]52;" not in r.stderr and "\x07" not in r.stderr and "\r" not in r.stderr
+    assert "evil" in r.stderr and "name" in r.stderr and "1 answered, 1 failed" in r.stderr
+    assert ("2/2 failed 1 · $0.0000" in r.stderr) == tty  # the progress bar, on a terminal only
+    assert {x["id"] for x in records(tmp_path / "r.jsonl")} == {"good", evil}  # the file keeps the id as it is

@@ -94,18 +94,19 @@ class Bar(Plain):
         if failed:
             rec = outcome.record
             self.console.print(f"rlm: batch: {rec.get('status')} {one_line(outcome.task_id, 120)}: "
-                               f"{redact.redact(one_line(rec.get('error')))}", markup=False, style="yellow")
+                               f"{redact.redact(one_line(rec.get('error')))}", markup=False, style="yellow", soft_wrap=True)
         self.progress.update(self.bar, completed=self.done, extra=self._extra(totals))
 
     def notice(self, message: str) -> None:
-        self.console.print(f"rlm: {redact.redact(one_line(message, 400))}", markup=False, style="dim")
+        self.console.print(f"rlm: {redact.redact(one_line(message, 400))}", markup=False, style="dim", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"rlm: error: {redact.redact(one_line(message, 400))}", markup=False, style="red")
+        self.console.print(f"rlm: error: {redact.redact(one_line(message, 400))}", markup=False, style="red", soft_wrap=True)
 
     def summary(self, line: str, important: bool = False) -> None:
         self.close()
-        self.console.print(f"rlm: {redact.redact(one_line(line, 1000))}", markup=False, style="bold" if important else None)
+        self.console.print(f"rlm: {redact.redact(one_line(line, 1000))}", markup=False, style="bold" if important else None,
+                           soft_wrap=True)
 
     def close(self) -> None:
         if self.bar is not None:
