@@ -1,28 +1,48 @@
-"""The Context: one string plus a source map from offsets back to files and pages."""
+"""The Context: one string plus a source map from offsets back to files and their parts.
+
+Layout (docs/ingestion.md): with one source, `text` is exactly that source's text. With several,
+each source's text is preceded by one line `==> NAME <==` and sources are separated by a blank
+line; `Source.start/end` cover only the source's own text.
+"""
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+SEPARATOR_FORMAT = "==> {name} <==\n"
 
 
 @dataclass(frozen=True)
 class Page:
+    """A span of a source: a PDF page, an EPUB chapter, a slide, a sheet, a message, a section."""
+
     number: int  # 1-based
     start: int
     end: int
+    label: str = ""  # what locate prints ("ch. 7", "slide 12", "Sheet1", "§ Costs"); "" -> "p.N"
+    row: int = 0  # > 0: a sheet segment whose first line is this row number
+
+    def as_dict(self) -> dict:
+        d = {"page": self.number, "start": self.start, "end": self.end}
+        if self.label or self.row:
+            d["label"] = self.label
+        if self.row:
+            d["row"] = self.row
+        return d
 
 
 @dataclass
 class Source:
-    """One ingested source: its slice of the context text (header line excluded)."""
+    """One ingested source: its slice of the context text (separator line excluded)."""
 
     name: str
-    kind: str  # text | pdf | docx | stdin
+    kind: str  # text | pdf | docx | html | epub | pptx | xlsx | csv | tsv | email | mbox | image | stdin | url kinds
     start: int
     end: int
     size_bytes: int = 0
     pages: list[Page] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unit: str = "page"  # what one entry of `pages` is: page | chapter | slide | sheet | message | section
 
     @property
     def chars(self) -> int:
@@ -35,7 +55,8 @@ class Source:
             "start": self.start,
             "end": self.end,
             "chars": self.chars,
-            "pages": [{"page": p.number, "start": p.start, "end": p.end} for p in self.pages],
+            "unit": self.unit,
+            "pages": [p.as_dict() for p in self.pages],
         }
 
 
@@ -53,10 +74,13 @@ class Context:
         return len(self.text)
 
     def concat(self, more: "Context", sep: str = "\n\n") -> "Context":
-        """This context followed by `more` (its sources shifted): offsets into this one stay valid."""
+        """This context followed by `more` (its sources shifted): offsets into this one stay valid.
+        A single source added gets its `==> NAME <==` line, as in a context of several sources."""
+        if len(more.sources) == 1 and more.sources[0].start == 0:
+            sep += SEPARATOR_FORMAT.format(name=more.sources[0].name)
         shift = len(self.text) + len(sep)
-        moved = [Source(s.name, s.kind, s.start + shift, s.end + shift, s.size_bytes,
-                        [Page(p.number, p.start + shift, p.end + shift) for p in s.pages], list(s.warnings))
+        moved = [replace(s, start=s.start + shift, end=s.end + shift, warnings=list(s.warnings),
+                         pages=[replace(p, start=p.start + shift, end=p.end + shift) for p in s.pages])
                  for s in more.sources]
         return Context(self.text + sep + more.text, self.sources + moved, self.warnings + more.warnings)
 
@@ -68,8 +92,18 @@ class Context:
         return self.sources[i]
 
     def locate(self, offset: int) -> str:
-        """Map a character offset to 'file p.N' (PDF) or 'file line N' (text)."""
+        """Map a character offset to 'file p.N', 'file ch. 7', 'file Sheet1 row 120', 'file line N'..."""
         return locate(self.text, [s.as_dict() for s in self.sources], offset)
+
+
+def span_label(text: str, span: dict, offset: int) -> str:
+    """The part after the file name for an offset inside (or after) `span`."""
+    label = span["label"] if "label" in span else f"p.{span['page']}"
+    row = span.get("row") or 0
+    if row:
+        n = row + text.count("\n", span["start"], max(min(offset, span["end"]), span["start"]))
+        return f"{label} row {n}" if label else f"row {n}"
+    return label
 
 
 def locate(text: str, sources: list[dict], offset: int) -> str:
@@ -84,6 +118,6 @@ def locate(text: str, sources: list[dict], offset: int) -> str:
     if pages:
         pstarts = [p["start"] for p in pages]
         j = max(bisect.bisect_right(pstarts, offset) - 1, 0)
-        return f"{src['name']} p.{pages[j]['page']}"
+        return f"{src['name']} {span_label(text, pages[j], offset)}"
     line = text.count("\n", src["start"], max(offset, src["start"])) + 1
     return f"{src['name']} line {line}"

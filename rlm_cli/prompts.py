@@ -1,6 +1,7 @@
 """What the root model is told. Never the raw context: only its size and shape."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SYSTEM = """You answer a question about a document that is far too large to read at once. The document is \
@@ -14,7 +15,12 @@ slices, counts and summaries, never the whole context.
 Available in the REPL:
 - `context`: str, the full document ({context_chars:,} characters). It already exists: never assign to it.
 - `sources`: list of dicts (name, kind, start, end, pages) for the files the context is made of.
-- `locate(offset)`: "file p.N" or "file line N" for an offset in `context`, to cite evidence.
+- `documents`: the same sources one by one: `d.name`, `d.kind`, `d.text` (that file's text only), \
+`d.start`/`d.end` (its offsets in `context`), `d.locate(i)` for an offset in `d.text`. With one source \
+`context` is exactly its text; with several, each is preceded by a line `==> NAME <==` and a blank line \
+separates them, so count or search per file over `d.text`.
+- `locate(offset)`: where an offset in `context` is ("file p.N", "file ch. 7", "file slide 12", \
+"file Sheet1 row 120", "file msg 3", "file § Heading", "file line N"), to cite evidence.
 - `llm_query(prompt)`: ask a sub-model (it sees only `prompt`, up to about {sub_window} characters); returns str.
 - `llm_query_batched(prompts)`: many llm_query calls in parallel; returns a list of str in the same order \
 (a failed prompt gives a string starting with "Error:"). Much faster than a loop of llm_query.
@@ -99,11 +105,21 @@ def first_message(info: PromptInfo, budget: str = "") -> str:
 def source_lines(sources: list[dict], limit: int = 30) -> str:
     lines = []
     for s in sources[:limit]:
-        pages = f", {len(s['pages'])} pages" if s.get("pages") else ""
-        lines.append(f"- {s['name']} ({s.get('kind', 'text')}, {s['end'] - s['start']:,} chars{pages}) at offsets {s['start']:,}-{s['end']:,}")
+        lines.append(f"- {s['name']} ({s.get('kind', 'text')}, {s['end'] - s['start']:,} chars{_parts(s)}) at offsets {s['start']:,}-{s['end']:,}")
     if len(sources) > limit:
         lines.append(f"- ... and {len(sources) - limit:,} more (see `sources` in the REPL)")
     return "\n".join(lines)
+
+
+def _parts(s: dict) -> str:
+    """', 12 pages' / ', 3 slides' / ', 2 sheets' (a sheet's row runs counted once); '' without parts."""
+    pages = s.get("pages")
+    if isinstance(pages, list):
+        n = len({p.get("label") for p in pages}) if s.get("unit") == "sheet" else len(pages)
+    else:
+        n = int(pages or 0)
+    unit = s.get("unit") or "page"
+    return f", {n:,} {unit}{'s' if n != 1 else ''}" if n else ""
 
 
 def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: int, budget: str = "") -> str:
@@ -112,3 +128,14 @@ def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: i
         return body
     return NEXT.format(outputs=body, turn=turn, max_iterations=max_iterations,
                        budget=f" Budget left: {budget}." if budget else "")
+
+
+_VOLATILE = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= Continue)|(?<=characters \()about [\d,]+ tokens(?=\))",
+                       re.M)
+
+
+def without_volatile(text: str) -> str:
+    """`text` without what differs between two identical runs: the remaining-budget notes of FIRST and
+    NEXT (they change with the clock and the spend) and the context's token count (exact, or estimated
+    while the tokenizer loads). The response cache keys on the rest."""
+    return _VOLATILE.sub("", text)

@@ -24,6 +24,9 @@ class RunOptions:
     sandbox: str = "auto"  # auto | strict | basic
     trajectory: bool = True  # save the run under the log dir
     trace: Path | None = None  # also write the trajectory here
+    prompt_cache: bool | None = None  # provider prompt caching (None: the profile's, else on)
+    cache: bool | None = None  # rlm's response cache (None: the profile's, else off)
+    cache_sampled: bool | None = None  # the response cache also for calls at temperature > 0
 
 
 LIMIT_DEFAULTS = {"max_iterations": defaults.MAX_ITERATIONS, "max_depth": defaults.MAX_DEPTH}
@@ -55,8 +58,30 @@ def run_config(resolved, o: RunOptions, lim=None, shared=None):
         resolved.root_model, resolved.sub_model, lim or limits(o, resolved.limits), concurrency(o, resolved),
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
-        tokens=Tiktoken(), shared=shared,
+        tokens=Tiktoken(), prompt_cache=prompt_caching(o, resolved), responses=response_cache(o, resolved),
+        sub_models=tuple(getattr(resolved, "sub_models", ())), shared=shared,
     )
+
+
+def prompt_caching(o: RunOptions, resolved) -> bool:
+    """--no-prompt-cache over the profile's `prompt_cache` over on."""
+    if o.prompt_cache is not None:
+        return o.prompt_cache
+    setting = (getattr(resolved, "caching", None) or {}).get("prompt_cache")
+    return True if setting is None else bool(setting)
+
+
+def response_cache(o: RunOptions, resolved):
+    """The response cache if --cache (or the profile's `cache: true | sampled`) asks for it, else None."""
+    from .response_cache import DEFAULT_MAX_MB, Policy, ResponseCache
+
+    caching = getattr(resolved, "caching", None) or {}
+    setting = caching.get("cache")
+    enabled = o.cache if o.cache is not None else bool(setting)
+    sampled = o.cache_sampled if o.cache_sampled is not None else setting == "sampled"
+    if not (enabled or o.cache_sampled):
+        return None
+    return ResponseCache(resolved.backend, Policy(True, bool(sampled), float(caching.get("cache_max_mb") or DEFAULT_MAX_MB)))
 
 
 def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None, shared=None):

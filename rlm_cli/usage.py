@@ -10,14 +10,19 @@ from .errors import BudgetSpent, LimitExceeded
 
 @dataclass
 class ModelUsage:
-    calls: int = 0
+    calls: int = 0  # requests sent (answers from the response cache are not calls)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # of prompt_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens: written to the provider's prompt cache
+    cache_hits: int = 0  # answers taken from rlm's response cache (--cache): no request, no cost
 
     def as_dict(self) -> dict:
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6)}
+                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6),
+                "cached_tokens": self.cached_tokens, "cache_write_tokens": self.cache_write_tokens,
+                "cache_hits": self.cache_hits}
 
 
 @dataclass
@@ -39,13 +44,21 @@ class Usage:
     max_depth_reached: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+    def record(self, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float, *,
+               cached_tokens: int = 0, cache_write_tokens: int = 0) -> None:
         with self._lock:
             u = self.by_model.setdefault(model, ModelUsage())
             u.calls += 1
             u.prompt_tokens += prompt_tokens
             u.completion_tokens += completion_tokens
             u.cost_usd += cost_usd
+            u.cached_tokens += cached_tokens
+            u.cache_write_tokens += cache_write_tokens
+
+    def record_hit(self, model: str) -> None:
+        """An answer from the response cache: counted, but no call, no tokens, no cost."""
+        with self._lock:
+            self.by_model.setdefault(model, ModelUsage()).cache_hits += 1
 
     def count_sub_calls(self, n: int) -> None:
         with self._lock:
@@ -62,6 +75,14 @@ class Usage:
     @property
     def tokens(self) -> int:
         return sum(u.prompt_tokens + u.completion_tokens for u in self.by_model.values())
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(u.cached_tokens for u in self.by_model.values())
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(u.cache_hits for u in self.by_model.values())
 
     @property
     def cost_usd(self) -> float:
@@ -130,9 +151,9 @@ class Budget:
         if shared and self.shared is not None:
             self.shared.release()
 
-    def record(self, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
-        """A finished call: into this run's usage and the shared budget's."""
-        self.usage.record(model, prompt_tokens, completion_tokens, cost_usd)
+    def record(self, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float, **cache) -> None:
+        """A finished call: into this run's usage (with its prompt-cache counts) and the shared budget's."""
+        self.usage.record(model, prompt_tokens, completion_tokens, cost_usd, **cache)
         if self.shared is not None:
             self.shared.record(model, prompt_tokens, completion_tokens, cost_usd)
 

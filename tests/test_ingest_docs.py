@@ -14,9 +14,14 @@ from rlm_cli.ingest.base import ReadError
 from tests import ingest_fixtures as fx
 
 
+NO_OCR = "install the [ocr] extra (pip install 'rlm-cli[ocr]') to read them"
+
+
 @pytest.fixture(autouse=True)
 def _rlm_home(tmp_path, monkeypatch):
     monkeypatch.setenv("RLM_HOME", str(tmp_path / "rlm_home"))
+    # These tests describe a machine without the [ocr] extra (tests/test_ingest_ocr.py covers OCR).
+    monkeypatch.setattr("rlm_cli.ingest.ocr.available", lambda: False)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +55,10 @@ def test_pdf_text_pages_and_encryption(pdfs, kind, engine):
         assert ctx.locate(off) == f"{src.name} p.{n}"
         page = src.pages[n - 1]
         assert ctx.text[page.start:page.end] == fx.page_text(n)
-    assert ctx.text.startswith(f"==> {src.name} (pdf, 5 pages, ")
+    assert ctx.text.startswith(fx.page_text(1)) and (src.start, src.end) == (0, len(ctx.text))
     assert ctx.text[src.start:src.end].count("\f") == 4
-    assert src.warnings == ["p.2, p.4: no text layer: OCR is not supported"]
-    assert ctx.warnings == [f"{src.name}: p.2, p.4: no text layer: OCR is not supported"]
+    assert src.warnings == [f"p.2, p.4: no text layer (scanned or image-only pages): {NO_OCR}"]
+    assert ctx.warnings == [f"{src.name}: p.2, p.4: no text layer (scanned or image-only pages): {NO_OCR}"]
 
 
 def test_blank_pages_not_reported(pdfs):
@@ -103,7 +108,7 @@ def test_pdfium_failure_falls_back_to_pypdf(pdfs, monkeypatch):
 
 
 def test_scanned_pdf_only_is_an_input_error(pdfs):
-    with pytest.raises(InputError, match="OCR is not supported"):
+    with pytest.raises(InputError, match=r"scan.pdf: p.1, p.2: no text layer \(scanned or image-only pages\): install the \[ocr\] extra"):
         load_sources([str(pdfs["scan"])])
 
 
@@ -165,7 +170,7 @@ def test_docx_content_in_order(docx_path):
 
 @pytest.mark.parametrize(
     "maker, cause",
-    [(fx.make_xlsx_renamed, "Excel workbook"), (fx.make_odt_renamed, r"OpenDocument file \(ODT\)"),
+    [(fx.make_xlsx_renamed, r"XLSX"), (fx.make_odt_renamed, r"OpenDocument file \(ODT\)"),
      (fx.make_encrypted_docx, "password-protected")],
 )
 def test_docx_errors(tmp_path, maker, cause):
@@ -177,9 +182,13 @@ def test_docx_errors(tmp_path, maker, cause):
 
 def test_docx_garbage(tmp_path):
     p = tmp_path / "bad.docx"
-    p.write_bytes(b"this is not a zip at all")
-    with pytest.raises(InputError, match="not a DOCX"):
+    p.write_bytes(b"PK\x03\x04 this is not a zip at all")
+    with pytest.raises(InputError, match=r"bad.docx: damaged DOCX \(not a readable ZIP package"):
         load_sources([str(p)])
+    p.write_bytes(b"this is text, not a zip at all")  # content wins: it is read as the text it is
+    ctx = load_sources([str(p)])
+    assert ctx.text == "this is text, not a zip at all"
+    assert ctx.warnings == [f"{p}: named .docx but the content is text: read as text"]
 
 
 def test_docx_from_stdin(docx_path):

@@ -74,6 +74,8 @@ def test_sigint_leaves_a_trajectory_ending_with_interrupted_and_exits_130(script
 
 def test_sigkill_leaves_only_complete_parseable_lines(script, tmp_path, rlm_home, cli):
     proc, path = _start(script, tmp_path, rlm_home)
+    alive = cli(["logs", "list"])
+    assert " running " in alive.stdout.splitlines()[1]  # the run holds its trajectory: not "killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -84,4 +86,4 @@ def test_sigkill_leaves_only_complete_parseable_lines(script, tmp_path, rlm_home
     r = cli(["logs", "list"])
     assert " incomplete " in r.stdout.splitlines()[1]
     shown = cli(["logs", "show", "latest", "--color", "never", "--width", "100"])
-    assert shown.exit_code == 0 and "╭─ Failed" in shown.stdout and "killed?" in shown.stdout
+    assert shown.exit_code == 0 and "╭─ Failed" in shown.stdout and "(killed)" in shown.stdout

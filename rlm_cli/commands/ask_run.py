@@ -38,7 +38,8 @@ def ask(o: AskOptions, env, conv, display) -> int:
 
     for notice in confine_notices(o.run):
         display.notice(notice)
-    conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model])  # imports start now
+    for note in conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model]) or []:
+        display.notice(note)  # (imports and model loading start now, in the background)
     with stopping_notice(display.notice):
         result = conv.ask(o.question, sinks=[display])
     return deliver(result, display, env, fmt=o.fmt, output=o.output)
@@ -68,7 +69,9 @@ def estimate(o: AskOptions, env) -> int:
 
     resolved = resolve_with(models(o), o.run)
     context = load(list(o.sources) or ["-"], reading(o, env), stdin=env.stdin)
-    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits)))
+    from ..runs import prompt_caching
+
+    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits), prompt_caching(o.run, resolved)))
     return int(ExitStatus.OK)
 
 
@@ -96,7 +99,7 @@ def reading(o: AskOptions, env):
 
         progress = RichProgress(Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in env.environ))
     return Reading(include=list(o.include), exclude=list(o.exclude), pdf_engine=o.pdf_engine, use_cache=o.use_cache,
-                   password=o.password, progress=progress)
+                   password=o.password, progress=progress, ocr=o.ocr, max_download=o.max_download)
 
 
 def make_display(o: AskOptions, env):

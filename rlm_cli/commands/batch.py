@@ -74,6 +74,11 @@ def batch(
     password: O.Password = None,
     pdf_engine: O.PdfEngine = "auto",
     no_cache: O.NoCache = False,
+    response_cache: O.ResponseCache = False,
+    cache_sampled: O.CacheSampled = False,
+    no_prompt_cache: O.NoPromptCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
     color: O.ColorOpt = O.Color.auto) -> int:
     from ..env import of
     from .batch_run import BatchOptions, run_batch

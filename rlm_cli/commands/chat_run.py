@@ -18,6 +18,8 @@ def run_chat(o: AskOptions, env) -> int:
     display = _display_for_setup(o, env)
     conv = open_conversation(o, env, display, stdin=False)
     try:
+        for note in conv.resolved.backend.warm_up([conv.resolved.root_model, conv.resolved.sub_model]) or []:
+            display.notice(note)
         from .chat_session import ChatSession
 
         session = ChatSession(o, env, conv)

@@ -26,6 +26,24 @@ class Color(str, Enum):
     never = "never"
 
 
+class OcrMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    """--max-download SIZE: '50MB', '1.5GB', '500k' or bytes."""
+    if value is None:
+        return None
+    from ..ingest.base import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 class SandboxMode(str, Enum):
     auto = "auto"
     strict = "strict"
@@ -61,6 +79,17 @@ Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to 
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
 PdfEngine = Annotated[str, typer.Option("--pdf-engine", help="auto | pdfium | pypdf.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the parse cache.")]
+ResponseCache = Annotated[bool, typer.Option(
+    "--cache", help="Answer repeated model calls from rlm's response cache (and keep new answers there); "
+                    "calls at a configured temperature > 0 are not cached.")]
+CacheSampled = Annotated[bool, typer.Option(
+    "--cache-sampled", help="With --cache: also cache calls whose configured temperature is above 0.")]
+NoPromptCache = Annotated[bool, typer.Option(
+    "--no-prompt-cache", help="Do not mark requests for the provider's prompt cache (on by default where supported).")]
+Ocr = Annotated[OcrMode, typer.Option("--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): "
+                                                     "auto (pages without text, images named here), always, never.")]
+MaxDownload = Annotated[Optional[int], typer.Option("--max-download", metavar="SIZE", parser=_size,
+                                                    help="Largest URL download, e.g. 50MB, 1GB [default: 200MB].")]
 Trace = Annotated[Optional[Path], typer.Option("--trace", help="Also write the trajectory (JSON lines) to FILE.")]
 ColorOpt = Annotated[Color, typer.Option(
     "--color", help="Colour on stderr: auto (off when NO_COLOR is set or not a terminal), always, never.")]
@@ -96,6 +125,8 @@ class AskOptions:
     conversation: str | None = None  # --conversation NAME: continue it, or start it
     conversation_max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
+    ocr: str = "auto"  # --ocr auto|always|never
+    max_download: int | None = None  # --max-download bytes (None: the ingest default, 200 MB)
 
 
 def ask_options(params: dict, *, sources: list[str], question: str) -> AskOptions:
@@ -104,7 +135,10 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
     run = RunOptions(max_iterations=g("max_iterations"), max_depth=g("max_depth"), max_calls=g("max_calls"),
                      max_cost=g("max_cost"), max_tokens=g("max_tokens"), timeout=g("timeout"),
                      exec_timeout=g("exec_timeout", defaults.EXEC_TIMEOUT), concurrency=g("concurrency"),
-                     sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"))
+                     sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"),
+                     prompt_cache=False if g("no_prompt_cache") else None,
+                     cache=True if g("response_cache") or g("cache_sampled") else None,
+                     cache_sampled=True if g("cache_sampled") else None)
     fmt = g("fmt") or Format.text
     return AskOptions(
         sources=list(sources), question=question, profile=g("profile"), config=str(g("config")) if g("config") else None,
@@ -114,4 +148,5 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
         pdf_engine=g("pdf_engine") or "auto", use_cache=not g("no_cache"), color=g("color", Color.auto).value,
         estimate=bool(g("estimate")), run=run, continue_latest=bool(g("continue_latest")),
         conversation=g("conversation"), conversation_max_cost=g("conversation_max_cost"),
+        ocr=g("ocr", OcrMode.auto).value, max_download=g("max_download"),
     )

@@ -19,22 +19,26 @@ class Reading:
     use_cache: bool = True
     password: str | None = None
     progress: object = None
+    ocr: str = "auto"  # --ocr: changes the text, so it is stored
+    max_download: int | None = None  # --max-download (None: the ingest default)
 
     def stored(self) -> dict:
-        return {"include": list(self.include), "exclude": list(self.exclude), "pdf_engine": self.pdf_engine}
+        return {"include": list(self.include), "exclude": list(self.exclude), "pdf_engine": self.pdf_engine,
+                "ocr": self.ocr}
 
     @classmethod
     def from_stored(cls, d: dict, **live) -> "Reading":
-        keys = ("include", "exclude", "pdf_engine")
+        keys = ("include", "exclude", "pdf_engine", "ocr")
         return cls(**{k: d[k] for k in keys if k in d}, **live)
 
 
 def load(specs: list[str], reading: Reading, stdin=None) -> Context:
-    from ..ingest import load_sources
+    from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
 
     return load_sources(list(specs), stdin=stdin, include=reading.include, exclude=reading.exclude,
                         password=reading.password, pdf_engine=reading.pdf_engine, use_cache=reading.use_cache,
-                        progress=reading.progress)
+                        progress=reading.progress, ocr=reading.ocr,
+                        max_download=reading.max_download or DEFAULT_MAX_DOWNLOAD)
 
 
 def group_for(store, cid: str, specs: list[str], ctx: Context, n: int) -> dict:

@@ -2,8 +2,8 @@
 
 - Pages are joined with PAGE_SEP ("\\n\\f\\n"); each page's span is recorded.
 - Empty-password encryption (RC4, AES-128, AES-256) opens transparently; otherwise `password`.
-- Pages without text: "p.3, p.7: no text layer: OCR is not supported" if they hold an image,
-  blank pages (no objects at all) are not reported.
+- Pages without text (or with a few stray characters and an image) are OCR'd or reported by
+  scan.py; blank pages (no objects at all) are not reported.
 - Big PDFs are split across processes (PDFium is not thread-safe) when that is faster.
 - pypdf's log records and Python warnings are captured and summarised as one warning line.
 """
@@ -21,7 +21,7 @@ from .base import NullProgress, Parsed, ReadError
 
 PAGE_SEP = "\n\f\n"
 PARALLEL_MIN_PAGES = 150  # below this, process start-up costs more than it saves (measured: bench)
-_NO_TEXT = "no text layer: OCR is not supported"
+SPARSE_CHARS = 25  # a page with fewer non-space characters than this and an image is a scan
 
 
 def _clean(text: str) -> str:
@@ -43,7 +43,9 @@ def _page_list(n: int, numbers: list[int]) -> str:
 
 
 def _assemble(texts: list[str], flags: list[str], engine: str, extra_warnings: list[str]) -> Parsed:
-    """texts[i]: page i+1 text; flags[i]: '' (text), 'image' (no text, has image), 'blank'."""
+    """texts[i]: page i+1 text; flags[i]: '' (text), 'image' (no text, draws something), 'sparse'
+    (a few characters and an image: a scan with stray text), 'text-unread', 'blank'. Warnings about
+    pages without text are added by scan.finish once OCR has had its chance."""
     parts, pages, pos = [], [], 0
     for i, t in enumerate(texts):
         if i:
@@ -52,14 +54,8 @@ def _assemble(texts: list[str], flags: list[str], engine: str, extra_warnings: l
         parts.append(t)
         pages.append((i + 1, pos, pos + len(t)))
         pos += len(t)
-    warnings = []
-    no_text = [i + 1 for i, f in enumerate(flags) if f in ("image", "text-unread")]
-    if no_text:
-        warnings.append(f"{_page_list(len(texts), no_text)}: {_NO_TEXT}")
-    if texts and not any(t.strip() for t in texts) and not no_text:
-        warnings.append(f"no text on any of the {len(texts):,} pages: {_NO_TEXT}")
-    warnings.extend(extra_warnings)
-    return Parsed("".join(parts), "pdf", pages, warnings, {"engine": engine, "pages": len(texts)})
+    return Parsed("".join(parts), "pdf", pages, list(extra_warnings),
+                  {"engine": engine, "pages": len(texts), "flags": list(flags)})
 
 
 # ----------------------------------------------------------------------------------- pdfium
@@ -101,6 +97,8 @@ def _pdfium_pages(doc, start: int, stop: int, advance=None) -> list[tuple[str, s
                     flag = "image"  # drawn content but no text: a scan or a picture
                     if any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_TEXT], max_depth=2)):
                         flag = "text-unread"  # text objects PDFium could not map (e.g. vertical CJK)
+            elif _sparse(text) and any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
+                flag = "sparse"
         except Exception:  # a broken page must not sink the document
             text, flag = "", "image"
         finally:
@@ -109,6 +107,10 @@ def _pdfium_pages(doc, start: int, stop: int, advance=None) -> list[tuple[str, s
         if advance:
             advance(1)
     return out
+
+
+def _sparse(text: str) -> bool:
+    return len("".join(text.split())) < SPARSE_CHARS
 
 
 def _pdfium_worker(path: str, password: str | None, start: int, stop: int) -> list[tuple[str, str]]:
@@ -146,7 +148,6 @@ def read_pdfium(source, *, password=None, progress=None, parallel: bool | None =
         doc.close()
     parsed = _assemble([t for t, _ in results], [f for _, f in results], "pdfium", [])
     parsed.info["text_unread"] = [i + 1 for i, (_, f) in enumerate(results) if f == "text-unread"]
-    parsed.info["flags"] = [f for _, f in results]
     return parsed
 
 
@@ -284,6 +285,8 @@ def read_pypdf(source, *, password=None, progress=None) -> Parsed:
                     text, flag = "", "blank"
                     if _pypdf_has_content(page):
                         flag = "image"
+                elif _sparse(text) and _pypdf_has_images(page):
+                    flag = "sparse"
             except Exception as e:  # one broken page: keep going, say so
                 noise.append(f"page {i + 1}: {_one_line(e)}")
                 text, flag = "", "image"
@@ -305,6 +308,15 @@ def _pypdf_has_content(page) -> bool:
         return True
 
 
+def _pypdf_has_images(page) -> bool:
+    try:
+        res = page.get("/Resources") or {}
+        res = res.get_object() if hasattr(res, "get_object") else res
+        return bool(res.get("/XObject"))
+    except Exception:
+        return False
+
+
 def _inner(cause: str) -> str:
     if cause.startswith("damaged PDF (") and cause.endswith(")"):
         return cause[len("damaged PDF (") : -1]
@@ -317,8 +329,15 @@ def _one_line(e: BaseException) -> str:
 
 
 # ------------------------------------------------------------------------------------ facade
-def read_pdf(source, *, password=None, engine="auto", progress=None) -> Parsed:
-    """Read a PDF from a path or bytes. Raises ReadError with a one-line cause."""
+def read_pdf(source, *, password=None, engine="auto", progress=None, ocr="auto") -> Parsed:
+    """Read a PDF from a path or bytes; OCR pages without text (see scan.py). Raises ReadError."""
+    from . import scan
+
+    parsed = _read_text_layer(source, password, engine, progress)
+    return scan.finish(source, password, parsed, ocr, progress)
+
+
+def _read_text_layer(source, password, engine, progress) -> Parsed:
     if engine == "pypdf":
         return read_pypdf(source, password=password, progress=progress)
     try:
@@ -326,7 +345,6 @@ def read_pdf(source, *, password=None, engine="auto", progress=None) -> Parsed:
         unread = parsed.info.pop("text_unread", [])
         if unread and engine == "auto":
             parsed = _retry_pages_with_pypdf(source, password, parsed, unread)
-        parsed.info.pop("flags", None)
         parsed.info.pop("text_unread", None)
         return parsed
     except ReadError as first:

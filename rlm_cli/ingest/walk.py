@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -149,75 +148,79 @@ class _Ignores:
 
 
 def walk(root_display: str, root_abs: str, *, include=(), exclude=(), result: WalkResult) -> None:
-    ignores = _Ignores()
-    visited: set[tuple[int, int]] = set()
+    """Every readable file under `root_abs`, in a stable order, into `result` (skips and warnings too)."""
+    _Walker(root_display, include, exclude, result).visit(root_abs, "")
 
-    def visit(dir_abs: str, rel_dir: str) -> None:
+
+class _Walker:
+    """One directory walk: .gitignore layers, hidden and VCS entries, globs, symlink loops."""
+
+    def __init__(self, root_display: str, include, exclude, result: WalkResult):
+        self.root_display, self.include, self.exclude, self.result = root_display, include, exclude, result
+        self.ignores = _Ignores()
+        self.visited: set[tuple[int, int]] = set()
+
+    def disp(self, rel: str) -> str:
+        return os.path.normpath(os.path.join(self.root_display, rel)) if rel else os.path.normpath(self.root_display)
+
+    def skip(self, rel: str, why) -> None:
+        self.result.warnings.append(f"{self.disp(rel)}: skipped: {why}")
+
+    def visit(self, dir_abs: str, rel_dir: str) -> None:
         try:
             st = os.stat(dir_abs)
         except OSError as e:
-            result.warnings.append(f"{_disp(rel_dir)}: skipped: {e.strerror or e}")
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in visited:
-            result.warnings.append(f"{_disp(rel_dir)}: skipped: symlink loop or directory already visited")
-            return
-        visited.add(key)
-        pushed = False
-        gi = os.path.join(dir_abs, ".gitignore")
-        if os.path.isfile(gi):
-            try:
-                with open(gi, encoding="utf-8", errors="replace") as fh:
-                    ignores.layers.append((rel_dir, parse_gitignore(fh.read())))
-                    pushed = True
-            except OSError:
-                pass
+            return self.skip(rel_dir, e.strerror or e)
+        if (st.st_dev, st.st_ino) in self.visited:
+            return self.skip(rel_dir, "symlink loop or directory already visited")
+        self.visited.add((st.st_dev, st.st_ino))
+        pushed = self._push_gitignore(dir_abs, rel_dir)
         try:
             with os.scandir(dir_abs) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            result.warnings.append(f"{_disp(rel_dir)}: skipped: {e.strerror or e}")
+            self.skip(rel_dir, e.strerror or e)
             entries = []
         for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
-            if e.name.startswith(".") or e.name in VCS_DIRS:
-                result.ignored += 1
-                continue
-            try:
-                is_dir = e.is_dir(follow_symlinks=True)
-                is_file = not is_dir and e.is_file(follow_symlinks=True)
-            except OSError:
-                is_dir = is_file = False
-            if not is_dir and not is_file:
-                if e.is_symlink():
-                    result.warnings.append(f"{_disp(rel)}: skipped: broken symlink")
-                continue
-            if ignores.ignored(rel, is_dir) or (exclude and glob_match(rel, exclude)):
-                result.ignored += 1
-                continue
-            if is_dir:
-                visit(e.path, rel)
-                continue
-            if include and not glob_match(rel, include):
-                result.ignored += 1
-                continue
+            self.entry(e, f"{rel_dir}/{e.name}" if rel_dir else e.name)
+        if pushed:
+            self.ignores.layers.pop()
+
+    def _push_gitignore(self, dir_abs: str, rel_dir: str) -> bool:
+        gi = os.path.join(dir_abs, ".gitignore")
+        if not os.path.isfile(gi):
+            return False
+        try:
+            with open(gi, encoding="utf-8", errors="replace") as fh:
+                self.ignores.layers.append((rel_dir, parse_gitignore(fh.read())))
+            return True
+        except OSError:
+            return False
+
+    def entry(self, e, rel: str) -> None:
+        if e.name.startswith(".") or e.name in VCS_DIRS:
+            self.result.ignored += 1
+            return
+        try:
+            is_dir = e.is_dir(follow_symlinks=True)
+            is_file = not is_dir and e.is_file(follow_symlinks=True)
+        except OSError:
+            is_dir = is_file = False
+        if not is_dir and not is_file:
+            if e.is_symlink():
+                self.skip(rel, "broken symlink")
+            return
+        if self.ignores.ignored(rel, is_dir) or (self.exclude and glob_match(rel, self.exclude)):
+            self.result.ignored += 1
+        elif is_dir:
+            self.visit(e.path, rel)
+        elif self.include and not glob_match(rel, self.include):
+            self.result.ignored += 1
+        else:
             try:
                 size = e.stat(follow_symlinks=True).st_size
             except OSError as err:
-                result.warnings.append(f"{_disp(rel)}: skipped: {err.strerror or err}")
-                continue
-            result.files.append(FileEntry(_disp(rel), os.path.abspath(e.path), size, False))
-        if pushed:
-            ignores.layers.pop()
-
-    def _disp(rel: str) -> str:
-        return os.path.normpath(os.path.join(root_display, rel)) if rel else os.path.normpath(root_display)
-
-    visit(root_abs, "")
+                return self.skip(rel, err.strerror or err)
+            self.result.files.append(FileEntry(self.disp(rel), os.path.abspath(e.path), size, False))
 
 
-def is_regular(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False

@@ -37,6 +37,7 @@ RESERVED = (
     "FINAL_VAR",
     "locate",
     "SHOW_VARS",
+    "documents",
 )
 
 
@@ -140,6 +141,37 @@ class Timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+_REPL = None  # the Repl of this process: Document objects read `context` through it (so they pickle)
+
+
+class Document:
+    """One source of `context` (the `documents` list): .name, .kind, .start, .end, .text (that
+    source's text only), .pages (its spans), .locate(i) for an offset i in .text."""
+
+    __slots__ = ("name", "kind", "start", "end", "pages")
+
+    def __init__(self, source: dict):
+        self.name, self.kind = source.get("name", ""), source.get("kind", "text")
+        self.start, self.end = int(source.get("start", 0)), int(source.get("end", 0))
+        self.pages = [dict(p, start=p["start"] - self.start, end=p["end"] - self.start) for p in source.get("pages") or []]
+
+    @property
+    def text(self) -> str:
+        return _REPL.reserved["context"][self.start:self.end]
+
+    def locate(self, offset) -> str:
+        return _REPL.locate(self.start + max(0, int(offset)))
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<document {self.name!r} ({self.kind}, {self.end - self.start:,} chars, context[{self.start}:{self.end}])>"
+
+
 class Repl:
     def __init__(self, chan: Channel, context: str, sources: list[dict], opts: argparse.Namespace):
         self.chan = chan
@@ -170,6 +202,9 @@ class Repl:
             "locate": self.locate,
             "SHOW_VARS": self.SHOW_VARS,
         }
+        global _REPL
+        _REPL = self
+        self.reserved["documents"] = [Document(s) for s in sources]
         self._starts = [s["start"] for s in sources]
         self.namespace.update(self.reserved)
         # Small models often write Final(...)/final(...): accept them, but unprotected (a model may
@@ -240,7 +275,7 @@ class Repl:
         self.FINAL(self.namespace[key])
 
     def locate(self, offset) -> str:
-        """Map an offset in `context` to 'file p.N' or 'file line N'."""
+        """Map an offset in `context` to 'file p.N', 'file ch. 7', 'file Sheet1 row 120', 'file line N'..."""
         sources, text = self.reserved["sources"], self.reserved["context"]
         if not sources:
             return f"offset {offset}"
@@ -248,8 +283,12 @@ class Repl:
         src = sources[max(bisect.bisect_right(self._starts, offset) - 1, 0)]
         pages = src.get("pages") or []
         if pages:
-            j = max(bisect.bisect_right([p["start"] for p in pages], offset) - 1, 0)
-            return f"{src['name']} p.{pages[j]['page']}"
+            p = pages[max(bisect.bisect_right([p["start"] for p in pages], offset) - 1, 0)]
+            label, row = p["label"] if "label" in p else f"p.{p['page']}", p.get("row") or 0
+            if row:
+                row += text.count(chr(10), p["start"], max(min(offset, p["end"]), p["start"]))
+                return f"{src['name']} {label} row {row}" if label else f"{src['name']} row {row}"
+            return f"{src['name']} {label}"
         return f"{src['name']} line {text.count(chr(10), src['start'], max(offset, src['start'])) + 1}"
 
     def SHOW_VARS(self) -> dict:

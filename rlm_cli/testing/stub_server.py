@@ -31,8 +31,9 @@ import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 
+from .stub_cache import PromptCacheSim, anthropic_payload, anthropic_style, as_openai_body, cache_counts, openai_usage
 from .stub_protocol import (DEFAULT_REPLY, RecordedRequest, Reply, Responder, completion_id, completion_payload,
-                            error_body, estimate_tokens, prompt_text, split_text, stream_events, usage_of)
+                            error_body, estimate_tokens, prompt_text, split_text, stream_events)
 
 __all__ = ["Reply", "RecordedRequest", "Responder", "StubServer", "main"]
 
@@ -89,10 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         stub = self.server.stub
         received = time.time()
-        body, bad_json = self._read_body()
+        body, bad_json, size = self._read_body()
         rec = RecordedRequest(method=method, path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
                               body=body, received_at=received,
-                              client_address=tuple(self.client_address) if self.client_address else None)
+                              client_address=tuple(self.client_address) if self.client_address else None, size=size)
         stub._begin(rec)
         try:
             self._route(stub, rec, bad_json)
@@ -110,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             rec.answered_at = time.time()
             stub._end(rec)
 
-    def _read_body(self) -> tuple[Any, bool]:
-        """(parsed JSON or None, whether a body was there but was not JSON)."""
+    def _read_body(self) -> tuple[Any, bool, int]:
+        """(parsed JSON or None, whether a body was there but was not JSON, its size in bytes)."""
         raw = b""
         length = self.headers.get("Content-Length")
         if length:
@@ -122,11 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raw = self._read_chunked()
         if not raw:
-            return None, False
+            return None, False, 0
         try:
-            return json.loads(raw), False
+            return json.loads(raw), False, len(raw)
         except ValueError:
-            return None, True
+            return None, True, len(raw)
 
     def _read_chunked(self) -> bytes:
         data = bytearray()
@@ -178,19 +179,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/v1/models", "/models") and rec.method == "GET":
             self._send_json(200, stub._models_payload(), rec)
             return
-        if path in ("/v1/chat/completions", "/chat/completions"):
+        if path in ("/v1/chat/completions", "/chat/completions", "/v1/messages", "/messages"):
             if rec.method != "POST":
                 self._send_error(405, "Method not allowed", rec)
                 return
             if bad_json or not isinstance(rec.body, dict):
                 self._send_error(400, "We could not parse the JSON body of your request.", rec)
                 return
-            self._chat(stub, rec)
+            self._chat(stub, rec, anthropic=path.endswith("/messages"))
             return
         self._send_error(404, f"Unknown path {self.path}", rec)
 
-    def _chat(self, stub: "StubServer", rec: RecordedRequest) -> None:
-        body: dict = rec.body
+    def _chat(self, stub: "StubServer", rec: RecordedRequest, anthropic: bool = False) -> None:
+        body: dict = as_openai_body(rec.body) if anthropic else rec.body
         model = str(body.get("model") or "")
         if not model:
             self._send_error(400, "you must provide a model parameter", rec)
@@ -210,7 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status != 200:
             self._send_error(reply.status, reply.error, rec)
             return
-        usage = usage_of(prompt, completion)
+        read, write = cache_counts(stub.cache_sim, rec.body, reply)
+        if anthropic:
+            time.sleep(gen_time)
+            self._send_json(200, anthropic_payload(model, reply.text, prompt, completion, read or 0, write or 0), rec)
+            return
+        usage = openai_usage(prompt, completion, read, write, anthropic_style(stub.cache_sim, reply))
         if not body.get("stream"):
             time.sleep(gen_time)
             self._send_json(200, completion_payload(completion_id(), model, reply.text, usage), rec)
@@ -265,6 +271,9 @@ class StubServer:
     models:
         Optional allow-list; chat requests for other models get 404
         ``model_not_found``.  ``GET /v1/models`` lists these plus every model seen.
+    prompt_cache, cache_min_tokens:
+        Simulate a provider's prompt cache ("anthropic" | "openai", see stub_cache.py).
+        ``POST /v1/messages`` answers in Anthropic's Messages format.
     """
 
     #: value of the ``retry-after-ms`` header sent with 429 responses
@@ -282,6 +291,8 @@ class StubServer:
         models: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        prompt_cache: str | None = None,
+        cache_min_tokens: int = 1024,
     ) -> None:
         self.responder = responder
         self.latency = float(latency)
@@ -291,6 +302,7 @@ class StubServer:
         self.models: list[str] | None = list(models) if models is not None else None
         self.host = host
         self.port = port
+        self.cache_sim = PromptCacheSim(prompt_cache, cache_min_tokens) if prompt_cache else None
         self._faults: list[int] = list(faults or [])
         self._fault_pos = 0
         self._lock = threading.Lock()

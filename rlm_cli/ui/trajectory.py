@@ -25,7 +25,8 @@ class TrajectoryWriter:
             path = paths.ensure(directory or runs_dir()) / f"{run_id}.jsonl"
         self.path = Path(path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._f = os.fdopen(fd, "a", encoding="utf-8")
+        _hold(fd)  # while the run is alive: `rlm logs` tells running from killed by this lock
+        self._f = os.fdopen(fd, "a", encoding="utf-8", errors="replace")  # a lone surrogate must not lose an event
 
     @classmethod
     def to_file(cls, path: Path) -> "TrajectoryWriter":
@@ -48,7 +49,7 @@ class TrajectoryWriter:
 def read_events(path: Path) -> list[Event]:
     """Every complete line of a trajectory (a torn last line from a kill is skipped)."""
     events = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
                 break
@@ -57,6 +58,34 @@ def read_events(path: Path) -> list[Event]:
             except (ValueError, KeyError):
                 continue
     return events
+
+
+def _hold(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):  # no flock (Windows) or another writer (--trace to the same file)
+        pass
+
+
+def is_running(path: Path) -> bool:
+    """A process still holds the trajectory open for writing (its lock is released when it ends,
+    however it ends, a kill -9 included)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 # ---- saved runs -----------------------------------------------------------------------------------
@@ -72,7 +101,7 @@ class RunInfo:
     path: Path
     started: float  # epoch seconds
     question: str = ""
-    status: str = "incomplete"  # ok | limit | error | interrupted | incomplete (killed or still running)
+    status: str = "incomplete"  # ok | limit | error | interrupted | running | incomplete (killed)
     cost_usd: float = 0.0
     calls: int = 0
     duration_s: float | None = None
@@ -146,6 +175,8 @@ def run_info(path: Path) -> RunInfo:
             if info.duration_s is None:
                 info.duration_s = totals.get("duration_s")
             break
+    if info.status == "incomplete" and is_running(path):
+        info.status = "running"
     return info
 
 
