@@ -291,3 +291,15 @@ def test_progress_shows_failures_without_control_characters(cli, script, tmp_pat
     assert "evil" in r.stderr and "name" in r.stderr and "1 answered, 1 failed" in r.stderr
     assert ("2/2 failed 1 · $0.0000" in r.stderr) == tty  # the progress bar, on a terminal only
     assert {x["id"] for x in records(tmp_path / "r.jsonl")} == {"good", evil}  # the file keeps the id as it is
+
+
+def test_a_file_that_is_not_a_results_file_is_never_appended_to(cli, script, tmp_path):
+    tasks = n_tasks(tmp_path, 1)
+    before = tasks.read_text()
+    r = cli(["batch", tasks, "-m", script([ANSWER]), "-o", tasks])
+    assert r.exit_code == 2 and "that is the task file" in r.stderr
+    other = tmp_path / "other.jsonl"
+    other.write_text(before, encoding="utf-8")
+    r = cli(["batch", tasks, "-m", script([ANSWER]), "-o", other])
+    assert r.exit_code == 2 and "not a results file of rlm batch" in r.stderr
+    assert tasks.read_text() == before == other.read_text()

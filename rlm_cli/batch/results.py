@@ -191,6 +191,9 @@ class ResultsFile:
             obj = None
             if self.fmt == "jsonl" and raw.strip() and not raw.lstrip().startswith(b"{"):
                 raise UsageError(f"-o {self.path}: not a JSONL results file (use --format csv for CSV)") from None
+        if obj and not ("status" in obj and "run_id" in obj):
+            raise UsageError(f"-o {self.path}: not a results file of rlm batch (a record without status and run_id); "
+                             "give another -o FILE")
         saved = saved_of(obj) if obj else None
         if saved is None:
             out.unreadable += 1 if raw.strip() else 0

@@ -78,6 +78,10 @@ def open_results(o: BatchOptions, env, fmt: str):
 
         return StreamResults(env.stdout, fmt, terminal=_isatty(env.stdout))
     check_writable(o.output)
+    inputs = ([o.questions] if o.questions else []) + ([o.args[0]] if o.args and not o.questions else [])
+    for name in inputs:
+        if name != "-" and Path(name).exists() and o.output.exists() and Path(name).samefile(o.output):
+            raise UsageError(f"-o {o.output}: that is the {'questions' if name == o.questions else 'task'} file")
     return ResultsFile(o.output, fmt)
 
 
