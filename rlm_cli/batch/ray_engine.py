@@ -100,9 +100,14 @@ class _Gate:
 
 def remote_task(task: Task, settings: TaskSettings, actor) -> TaskOutcome:
     """What a Ray worker runs for one task."""
-    from .task_run import resolve_once, run_task
+    from .task_run import FATAL, failed_record, resolve_once, run_task
 
-    resolved = resolve_once(settings.models, settings.run)
+    try:
+        resolved = resolve_once(settings.models, settings.run)
+    except Exception as exc:  # noqa: BLE001 - e.g. the profile's config or a key missing on this node
+        out = failed_record(task, _names(settings), exc, 0.0)
+        out.kind = FATAL  # every task on this node would fail the same way: stop the batch
+        return out
     return run_task(task, settings, resolved, RayShared(actor))
 
 
