@@ -303,3 +303,13 @@ def test_a_file_that_is_not_a_results_file_is_never_appended_to(cli, script, tmp
     r = cli(["batch", tasks, "-m", script([ANSWER]), "-o", other])
     assert r.exit_code == 2 and "not a results file of rlm batch" in r.stderr
     assert tasks.read_text() == before == other.read_text()
+
+
+def test_quiet_prints_only_failures_and_the_summary_then(cli, script, tmp_path):
+    make_docs(tmp_path, 1)
+    tasks = write_tasks(tmp_path, [{"id": "good", "sources": "d1.txt", "question": "qa"},
+                                   {"id": "bad", "sources": "gone.txt", "question": "qb"}])
+    r = cli(["batch", tasks, "-m", script([ANSWER]), "-o", tmp_path / "r.jsonl", "-q"])
+    assert r.exit_code == 3
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and "error bad" in lines[0] and "gone.txt" in lines[0] and "1 answered, 1 failed" in lines[1]

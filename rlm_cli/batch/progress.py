@@ -20,7 +20,7 @@ def one_line(text, limit: int = 200) -> str:
 
 
 class Plain:
-    """No terminal: one line per finished task; -q: errors only."""
+    """No terminal: one line per finished task; -q: only failed tasks, errors and a summary if not all went well."""
 
     def __init__(self, stream, quiet: bool = False):
         self.stream, self.quiet = stream, quiet
@@ -43,7 +43,7 @@ class Plain:
         rec = outcome.record
         failed = outcome.kind in ("failed", "fatal")
         self.failed += failed
-        if self.quiet:
+        if self.quiet and not failed:
             return
         tail = f"error: {one_line(rec.get('error'))}" if failed else f"{rec.get('duration_s', 0):.1f} s, ${rec.get('cost_usd', 0):.4f}"
         self._write(f"rlm: batch: [{self.done}/{self.total}] {rec.get('status')} {one_line(outcome.task_id, 120)} ({tail})")
