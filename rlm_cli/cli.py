@@ -41,7 +41,7 @@ def _register() -> None:
     from .commands import ask
 
     ask.register(app)
-    for name in ("chat", "conversations", "ingest", "config_cmd", "logs", "doctor", "mcp_cmd"):
+    for name in ("chat", "batch", "conversations", "ingest", "config_cmd", "logs", "doctor", "mcp_cmd"):
         try:
             module = __import__(f"rlm_cli.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -67,8 +67,17 @@ EXAMPLES = [
      "rlm ask \\-q \\-o /srv/answers/today.md feed/ \"What is new?\" || echo \"rlm failed: $?\""),
     ("Any OpenAI-compatible server:",
      "rlm ask \\-m openai/my\\-model \\-\\-api\\-base http://localhost:8000/v1 book.txt \"Who is the narrator?\""),
+    ("Many questions over many documents, resumable (rerun the same command after a crash or Ctrl-C):",
+     "rlm batch tasks.jsonl \\-o results.jsonl \\-\\-parallel 8 \\-\\-max\\-cost 20"),
+    ("Every question of a file about every contract, results for a spreadsheet:",
+     "rlm batch \\-\\-questions questions.txt contracts/*.pdf \\-o results.csv"),
     ("Check the installation:", "rlm doctor"),
 ]
+
+BATCH_EXIT = ("rlm batch: 0 when every task has an answer; otherwise the first that applies: 130 interrupted (the "
+              "finished tasks are saved, the ones in flight run again on resume), 4 a backend failure (one stopped "
+              "the batch, or a task's own), 5 limits (the batch budget left tasks for the next run, or a task hit "
+              "its own limit), 3 a task's input could not be read, 1 another task failure.")
 
 
 # ---- roff helpers ---------------------------------------------------------------------------------
@@ -263,7 +272,7 @@ def _exit_status() -> list[str]:
     for status in ExitStatus:
         text = EXIT_DESCRIPTIONS.get(status.name, status.name.replace("_", " ").capitalize() + ".")
         out += [".TP", bold(str(int(status))), esc(text)]
-    return out
+    return out + [".PP", esc(BATCH_EXIT)]
 
 
 def _examples() -> list[str]:

@@ -48,7 +48,7 @@ def concurrency(o: RunOptions, resolved) -> int:
     return o.concurrency or getattr(resolved, "concurrency", None) or defaults.CONCURRENCY
 
 
-def run_config(resolved, o: RunOptions, lim=None):
+def run_config(resolved, o: RunOptions, lim=None, shared=None):
     from .engine import RunConfig
     from .sandbox import SandboxOptions
     from .tokens import Tiktoken
@@ -59,7 +59,7 @@ def run_config(resolved, o: RunOptions, lim=None):
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
         tokens=Tiktoken(), prompt_cache=prompt_caching(o, resolved), responses=response_cache(o, resolved),
-        sub_models=tuple(getattr(resolved, "sub_models", ())),
+        sub_models=tuple(getattr(resolved, "sub_models", ())), shared=shared,
     )
 
 
@@ -84,13 +84,14 @@ def response_cache(o: RunOptions, resolved):
     return ResponseCache(resolved.backend, Policy(True, bool(sampled), float(caching.get("cache_max_mb") or DEFAULT_MAX_MB)))
 
 
-def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None):
+def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None, shared=None):
     """A Run with its trajectory sinks attached (the front end adds its display). `limits`: already
-    decided (a conversation lowers them to what its caps leave)."""
+    decided (a conversation lowers them to what its caps leave); `shared`: a usage.SharedBudget (the
+    model-call gate and budget of a batch) this run uses besides its own limits."""
     from .engine import Run
     from .ui.trajectory import TrajectoryWriter
 
-    run = Run(resolved.backend, run_config(resolved, o, limits), run_id=run_id)
+    run = Run(resolved.backend, run_config(resolved, o, limits, shared), run_id=run_id)
     if o.trajectory:
         writer = TrajectoryWriter(run.run_id)
         run.trajectory_path = str(writer.path)

@@ -243,9 +243,9 @@ def test_brackets_inside_strings_are_not_nesting(ask):
 
 
 OVERSIZED = {
-    "forged-40MB-stdout": 'forge(stdout="A" * 40_000_000)\ntime.sleep(30)',
-    "forged-30MB-error": 'forge(error="E" * 30_000_000)\ntime.sleep(30)',
-    "forged-1000-notes": 'forge(notes=["N" * 100_000] * 1000)\ntime.sleep(30)',
+    "forged-40MB-stdout": 'forge(stdout="A" * 40_000_000)\ntime.sleep(3)',
+    "forged-30MB-error": 'forge(error="E" * 30_000_000)\ntime.sleep(3)',
+    "forged-1000-notes": 'forge(notes=["N" * 100_000] * 1000)\ntime.sleep(3)',
     "raise-30MB-exception": 'raise ValueError("B" * 30_000_000)',
     "print-40MB": 'print("P" * 40_000_000)',
     "fd-write-40MB": 'import os\nos.write(1, b"W" * 40_000_000)',
@@ -274,7 +274,7 @@ def test_a_50mb_final_is_delivered_cut_with_a_warning(ask, rlm_home, tmp_path):
 
 
 def test_forged_oversized_final_is_cut_too(ask):
-    r, server = ask(rules(FORGE + 'forge(final="F" * 30_000_000, has_final=True)\ntime.sleep(30)'), "--json")
+    r, server = ask(rules(FORGE + 'forge(final="F" * 30_000_000, has_final=True)\ntime.sleep(3)'), "--json")
     assert r.exit_code == 0, r.stderr
     result = r.json()
     assert result["answer"].startswith("F" * 1_000_000) and len(result["answer"]) < 1_000_200

@@ -15,7 +15,7 @@ from ..backends.base import Model
 from ..errors import ExitStatus, LimitExceeded, RLMError
 from ..sandbox import Sandbox, SandboxOptions
 from ..tokens import Approx, TokenCounter
-from ..usage import Budget, Limits, Usage
+from ..usage import Budget, Limits, SharedBudget, Usage
 
 # (context text, sources, options) -> a Sandbox; None: a SubprocessSandbox
 SandboxFactory = Callable[[str, list, SandboxOptions], Sandbox]
@@ -35,6 +35,7 @@ class RunConfig:
     prompt_cache: bool = False  # root turns ask the backend to make their prefix cacheable (provider prompt cache)
     responses: object | None = None  # a response_cache.ResponseCache (--cache): get(model, messages) / put(...)
     sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
+    shared: SharedBudget | None = None  # a gate and budget shared with other runs (a batch); None: this run's own
 
     @property
     def sub(self) -> str:
@@ -82,8 +83,8 @@ class Run:
         self.bus = bus or ev.EventBus()
         self.run_id = run_id or new_run_id()
         self.usage = Usage()
-        self.budget = Budget(config.limits, self.usage)
-        self.gate = threading.BoundedSemaphore(max(config.concurrency, 1))
+        self.budget = Budget(config.limits, self.usage, shared=config.shared)
+        self.gate = config.shared.gate if config.shared else threading.BoundedSemaphore(max(config.concurrency, 1))
         self.cancelled = threading.Event()
         self.root_iterations = 0
         self.warnings: list[str] = []
@@ -198,8 +199,8 @@ class Run:
                          error=str(exc) or type(exc).__name__, prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
                          duration_s=0.0)
                     raise
-            self.usage.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd,
-                              cached_tokens=c.cached_tokens, cache_write_tokens=c.cache_write_tokens)
+            self.budget.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd,
+                               cached_tokens=c.cached_tokens, cache_write_tokens=c.cache_write_tokens)
         finally:
             self.budget.release()
         if self.config.responses is not None:
