@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from ..evidence.claims import claims_from
 from ..threads import get, start_daemon
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -74,6 +75,7 @@ class ExecResult:
     timed_out: bool = False
     restarted: bool = False
     duration_s: float = 0.0
+    evidence: list = field(default_factory=list)  # evidence.Claim items FINAL carried (unverified here)
 
     def render(self) -> str:
         """What the model is shown for this block."""
@@ -390,6 +392,7 @@ class SubprocessSandbox:
                 return ExecResult(
                     stdout=msg.get("stdout", ""), error=msg.get("error"), final=msg.get("final"),
                     has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
+                    evidence=claims_from(msg.get("evidence")) if msg.get("has_final") else [],
                 )
             if kind == "call":
                 proc.send(self._serve(msg, handler))

@@ -162,7 +162,7 @@ def bwrap_argv(path: str, scratch: str | None, ro_paths: list[str], env: dict, r
 
 # ---- paths --------------------------------------------------------------------------------------------
 def ro_paths() -> list[str]:
-    """What the worker may read: the Python installation, system libraries, its own two files."""
+    """What the worker may read: the Python installation, system libraries, its own files."""
     paths: list[str] = []
     exe = os.path.realpath(sys.executable)
     for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(exe)):
@@ -172,7 +172,7 @@ def ro_paths() -> list[str]:
             if q not in paths:
                 paths.append(q)
     paths = [p for p in paths if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in paths)]  # nested: one rule
-    paths += [str(PKG / "worker.py"), str(PKG / "confine.py")]
+    paths += [str(PKG / "worker.py"), str(PKG / "confine.py"), str(PKG / "helpers.py")]
     paths += [p for p in SYSTEM_RO if os.path.exists(p) and p not in paths]
     return paths
 
