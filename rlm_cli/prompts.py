@@ -50,14 +50,13 @@ FIRST = """Question: {question}
 The context is {context_chars:,} characters (about {context_tokens:,} tokens) from {n_sources} source(s):
 {source_lines}
 {budget}
-Turn 1 of {max_iterations}. Explore `context` with code; do not answer from memory. A first step:
-```repl
-print(search({hint!r}))
-```"""
+Turn 1 of {max_iterations}. Reply with a ```repl block that searches `context` for words of the question \
+(search(...), or your own code) and prints what it finds; do not answer from memory."""
 
 NEXT = """{outputs}
 
-Turn {turn} of {max_iterations}.{budget} Continue, or call FINAL(answer) in code when you have the answer."""
+Turn {turn} of {max_iterations}.{budget} If this output shows the answer, reply with a ```repl block that calls \
+FINAL(answer, evidence=[the printed line that shows it]). Otherwise run different code."""
 
 NO_CODE = """Your reply had no ```repl code block, so nothing ran. Only code runs here, and only FINAL(...) \
 called from code submits an answer. Reply with a ```repl block. Turn {turn} of {max_iterations}."""
@@ -107,8 +106,7 @@ def system_prompt(info: PromptInfo) -> str:
 
 def first_message(info: PromptInfo, budget: str = "") -> str:
     return FIRST.format(
-        question=info.question, hint=" ".join(info.question.split())[:300], context_chars=info.context_chars,
-        context_tokens=info.context_tokens,
+        question=info.question, context_chars=info.context_chars, context_tokens=info.context_tokens,
         n_sources=len(info.sources), source_lines=source_lines(info.sources),
         max_iterations=info.max_iterations, budget=f"Budget: {budget}\n" if budget else "",
     )

@@ -24,6 +24,7 @@ class RunOptions:
     sandbox: str = "auto"  # auto | strict | basic
     trajectory: bool = True  # save the run under the log dir
     trace: Path | None = None  # also write the trajectory here
+    evidence: str = "optional"  # optional | required (an answer without verified evidence: status unsupported)
 
 
 LIMIT_DEFAULTS = {"max_iterations": defaults.MAX_ITERATIONS, "max_depth": defaults.MAX_DEPTH}
@@ -55,7 +56,7 @@ def run_config(resolved, o: RunOptions, lim=None):
         resolved.root_model, resolved.sub_model, lim or limits(o, resolved.limits), concurrency(o, resolved),
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
-        tokens=Tiktoken(),
+        tokens=Tiktoken(), evidence=o.evidence,
     )
 
 

@@ -22,6 +22,8 @@ MAX_SPAN = 4_000  # a longer range is not evidence of anything in particular
 GAP = 2_000  # an ellipsis inside a quote may skip this many characters
 MAX_CITATIONS = 32
 _ELLIPSIS = re.compile(r"\.\.\.+|…")
+# what search() prints before a hit's text ("[0] doc.txt line 25 (offset 7816): "), copied along by small models
+_HIT_PREFIX = re.compile(r"^(?:\[\d+\]\s*)?[^\n]{0,300}?\(offset \d+\):\s*")
 _WRAPPERS = "\"'“”‘’«»„`"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -95,6 +97,9 @@ def _quote(quote: str, text: str, sources: list[dict]) -> Citation:
     if not wanted:
         return unverified(quote, "empty quote")
     span = find(text, wanted)
+    if span is None and strip_quote(quote, hit_prefix=False) != wanted:
+        wanted = strip_quote(quote, hit_prefix=False)  # the "prefix" was part of the document after all
+        span = find(text, wanted)
     if span is None:
         return unverified(wanted, "not found in the context")
     if len(squash(wanted)) < MIN_QUOTE:
@@ -107,10 +112,11 @@ def _quote(quote: str, text: str, sources: list[dict]) -> Citation:
 def at(text: str, sources: list[dict], start: int, end: int, via: str | None = None) -> Citation:
     """A verified citation of text[start:end]."""
     name, part = where(text, sources, start)
+    before, after = text[max(0, start - AROUND):start], text[end:end + AROUND]
     return Citation(quote=short(text[start:end], QUOTE_KEEP), verified=True, source=name or None, location=part,
-                    start=start, end=end, via=via,
-                    before=short(text[max(0, start - AROUND):start], AROUND, tail=True),
-                    after=short(text[end:end + AROUND], AROUND))
+                    start=start, end=end, via=via,  # (one space kept where whitespace meets the quote)
+                    before=short(before, AROUND, tail=True) + (" " if before[-1:].isspace() else ""),
+                    after=(" " if after[:1].isspace() else "") + short(after, AROUND))
 
 
 def unverified(quote: str, reason: str, via: str | None = None) -> Citation:
@@ -178,9 +184,12 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def strip_quote(quote: str | None) -> str:
-    """The quote without surrounding quotation marks, leading/trailing ellipses and extra whitespace."""
+def strip_quote(quote: str | None, hit_prefix: bool = True) -> str:
+    """The quote without surrounding quotation marks, leading/trailing ellipses, extra whitespace and
+    (`hit_prefix`) the "[0] doc.txt line 25 (offset 7816): " that search() prints before a hit."""
     q, prev = squash(quote or ""), None
+    if hit_prefix:
+        q = _HIT_PREFIX.sub("", q, count=1)
     while q != prev:
         prev = q
         q = re.sub(r"^(?:\.\.\.+|…)\s*", "", q)
