@@ -95,11 +95,12 @@ class Finder:
         if not terms:
             return Hits([], f"search({query!r}): no words to search for")
         starts = self._passages(text)
-        scores, centre, used = bm25(text, starts, terms)
+        scores, centre, counts = bm25(text, starts, terms)
         best = sorted(scores, key=lambda i: (-scores[i], i))[:k]
         hits = [self._hit(text, starts, i, centre[i], scores[i]) for i in best]
-        header = (f"search({query!r}): {len(scores):,} passages match (terms: {', '.join(used) or 'none'}); "
-                  f"best {len(hits)}:" if hits else f"search({query!r}): nothing matches (terms: {', '.join(terms)})")
+        found = ", ".join(f"{t!r} {_times(n)}" for t, n in counts.items())
+        header = (f"search({query!r}): {found}; {len(scores):,} passages match, best {len(hits)}:" if hits
+                  else f"search({query!r}): none of {', '.join(map(repr, terms))} occurs in the context")
         return Hits(hits, header)
 
     def _hit(self, text: str, starts: list[int], i: int, centre: int, score: float) -> Hit:
@@ -181,9 +182,20 @@ def passage_starts(text: str, target: int = 250, hard: int = 1000) -> list[int]:
     return starts
 
 
+def _times(n: int) -> str:
+    return f"more than {MAX_POSTINGS:,} times" if n > MAX_POSTINGS else "once" if n == 1 else f"{n:,} times"
+
+
 def query_terms(query: str) -> list[str]:
-    """Words (lower case, no stop words) plus tokens joined by -_./: and "quoted phrases", deduplicated."""
+    """Words (lower case, no stop words) plus phrases: "quoted", Capitalised Name Sequences, and tokens
+    joined by -_./: (amber-falcon-27, v2.1), deduplicated."""
     phrases = [p for p in re.findall(r'"([^"]{3,80})"', query)]
+    for name in re.findall(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)+", query):
+        words = name.split()
+        while words and words[0].lower() in STOPWORDS:  # "Which Brightwater Castings" -> "Brightwater Castings"
+            words.pop(0)
+        if len(words) > 1:
+            phrases.append(" ".join(words))
     phrases += re.findall(r"\w+(?:[-_./:]\w+)+", query)
     words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     out, seen = [], set()
@@ -197,22 +209,19 @@ def query_terms(query: str) -> list[str]:
 def term_pattern(term: str):
     if not re.fullmatch(r"\w+", term):  # a phrase or joined token: as written, any case, any spacing
         return re.compile(r"\s+".join(re.escape(w) for w in term.split()), re.I)
-    stem = term
-    for suffix in ("ies", "es", "s", "ing", "ed"):
-        if len(term) >= 5 and term.endswith(suffix) and not term.isdigit():
-            stem = term[: -len(suffix)]
-            break
-    tail = r"\w{0,4}" if stem != term or len(term) >= 4 and not term.isdigit() else ""
+    stem = term[:-1] if len(term) >= 5 and term.endswith("s") and not term.endswith("ss") else term
+    tail = r"\w{0,3}" if len(stem) >= 4 and not stem.isdigit() else ""  # number: numbers, numbered
     return re.compile(r"(?<!\w)" + re.escape(stem) + tail + r"(?!\w)", re.I)
 
 
 def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: float = 0.75):
-    """(score per passage index, a position to centre the snippet on, the terms used)."""
+    """(score per passage index, a position to centre the snippet on, {term: occurrences} of the terms
+    found; a term found more than MAX_POSTINGS times is counted but does not score)."""
     n = len(starts)
     avg = max(len(text) / max(n, 1), 1.0)
     scores: dict[int, float] = {}
     centre: dict[int, tuple[float, int]] = {}
-    used = []
+    counts: dict[str, int] = {}
     for term in terms:
         tf: dict[int, int] = {}
         first: dict[int, int] = {}
@@ -224,9 +233,10 @@ def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: flo
             i = bisect.bisect_right(starts, m.start()) - 1
             tf[i] = tf.get(i, 0) + 1
             first.setdefault(i, m.start())
+        if count:
+            counts[term] = count
         if not tf or count > MAX_POSTINGS:
             continue
-        used.append(term)
         idf = math.log(1 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
         for i, f in tf.items():
             end = starts[i + 1] if i + 1 < n else len(text)
@@ -234,7 +244,7 @@ def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: flo
             scores[i] = scores.get(i, 0.0) + idf * norm
             if idf > centre.get(i, (-1.0, 0))[0]:
                 centre[i] = (idf, first[i])
-    return scores, {i: c[1] for i, c in centre.items()}, used
+    return scores, {i: c[1] for i, c in centre.items()}, counts
 
 
 MIN_SNIPPET = 60  # a matching line shorter than this is shown with the next one
