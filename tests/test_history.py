@@ -45,7 +45,7 @@ def test_no_window_or_a_short_conversation_is_left_alone():
 
 def test_the_last_two_turns_stay_even_when_they_alone_are_too_big():
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]
-    for i in range(4):
+    for _ in range(4):
         messages += [{"role": "assistant", "content": "r" * 4000}, {"role": "user", "content": "o" * 4000}]
     fit_history(messages, 2000, count)
     assert [m["content"][:1] for m in messages] == ["s", "q", "(", "[", "r", "o", "r", "o"]

@@ -23,11 +23,19 @@ class ResultsFile:
 
     def add(self, row: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
+        with open(self.path, "a+", encoding="utf-8") as f:
+            if f.tell() and not _ends_with_newline(self.path):
+                f.write("\n")  # after a line a crash cut short: start a new one
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             f.flush()
         self.rows.append(row)
         self.done.add(key_of(row))
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
 
 
 def key_of(row: dict) -> tuple:

@@ -212,7 +212,6 @@ class Repl:
         }
         global _REPL
         _REPL = self
-        _helpers()  # loaded now: search hits saved by a conversation unpickle in a fresh worker
         self.reserved["documents"] = [Document(s) for s in sources]
         self._starts = [s["start"] for s in sources]
         self.namespace.update(self.reserved)
@@ -602,6 +601,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(opts.sources, "r", encoding="utf-8") as f:
         sources = json.load(f)
     chan = Channel(opts.fd_in, opts.fd_out)
+    _helpers()  # before confinement (it may deny reading files); saved search hits unpickle in a fresh worker
     _limits(opts)
     try:
         layers = _confine(opts)

@@ -345,7 +345,6 @@ class Builder:
         return left
 
     def answer_panel(self):
-        from rich.markdown import Markdown
         from rich.panel import Panel
 
         s = self.s
