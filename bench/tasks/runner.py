@@ -89,8 +89,9 @@ def run_rlm(item: Item, a: Args, tmp: Path, text: str) -> Outcome:
         argv += _model_flags(a)
     argv += a.extra
     t0 = time.perf_counter()
+    home = Path(a.results).with_suffix(".home") if a.results else tmp / "home"  # kept with a results file
     try:
-        proc = subprocess.run(argv, env=bench_env(tmp / "home"), capture_output=True, text=True, timeout=a.timeout)
+        proc = subprocess.run(argv, env=bench_env(home), capture_output=True, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
         return Outcome("rlm", item.index, None, 0.0, time.perf_counter() - t0, status="timeout")
     seconds = time.perf_counter() - t0
