@@ -46,6 +46,7 @@ class Outcome:
     supported: bool | None = None  # rlm: a verified citation
     forced: bool | None = None  # rlm: answered at the last-chance turn
     iterations: int | None = None
+    trajectory: str | None = None  # rlm: the run's saved events
 
 
 @dataclass
@@ -106,7 +107,7 @@ def run_rlm(item: Item, a: Args, tmp: Path, text: str) -> Outcome:
                    sum(u.get("completion_tokens", 0) for u in usage.values()),
                    float(obj.get("cost_usd") or 0.0), obj.get("status", "?"), obj.get("error"),
                    evidence_score=evidence_score(item, obj.get("citations"), text), supported=obj.get("supported"),
-                   forced=obj.get("forced"), iterations=obj.get("iterations"))
+                   forced=obj.get("forced"), iterations=obj.get("iterations"), trajectory=obj.get("trajectory"))
 
 
 def _model_flags(a: Args) -> list[str]:
