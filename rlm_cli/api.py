@@ -73,9 +73,11 @@ class RLM:
                  max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
                  timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
                  concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True,
-                 persistent: bool = False, evidence: str = "optional"):
+                 persistent: bool = False, cache: bool | None = None, prompt_cache: bool | None = None,
+                 evidence: str = "optional"):
         """`persistent=True`: every `completion` is a follow-up in one conversation (the REPL keeps its
-        variables between calls; `close()` or `with RLM(...)` ends it)."""
+        variables between calls; `close()` or `with RLM(...)` ends it). `cache=True`: the response cache
+        (`--cache`); `prompt_cache=False`: no provider prompt-cache marks (`--no-prompt-cache`)."""
         from .runs import RunOptions
 
         if sandbox not in ("auto", "strict", "basic"):
@@ -86,7 +88,8 @@ class RLM:
         self.options = RunOptions(max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls,
                                   max_cost=max_cost, max_tokens=max_tokens, timeout=timeout,
                                   exec_timeout=exec_timeout, concurrency=concurrency, sandbox=sandbox,
-                                  trajectory=save_trajectory, evidence=evidence)
+                                  trajectory=save_trajectory, cache=cache, prompt_cache=prompt_cache,
+                                  evidence=evidence)
         if profile is not None or backend_kwargs is None:
             from . import config as cfg
             from .runs import concurrency as pick_concurrency

@@ -41,7 +41,7 @@ def _register() -> None:
     from .commands import ask
 
     ask.register(app)
-    for name in ("chat", "conversations", "ingest", "config_cmd", "logs", "doctor"):
+    for name in ("chat", "batch", "conversations", "ingest", "config_cmd", "logs", "doctor", "mcp_cmd"):
         try:
             module = __import__(f"rlm_cli.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
             if verbose:
                 import traceback
 
-                env.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
+                from .ui.sanitize import clean
+
+                env.stderr.write(clean(redact.redact("".join(traceback.format_exception(exc)))))
             _error(env, redact.redact(f"internal error: {type(exc).__name__}: {exc}"),
                    None if verbose else "run with -v for the traceback")
             code = ExitStatus.ERROR
@@ -126,9 +128,12 @@ def _click_exit(exc: Exception, env: Env) -> int | None:
 
 
 def _error(env: Env, message: str, hint: str | None = None) -> None:
-    env.stderr.write(f"rlm: error: {message}\n")
+    """One line each (a file name holding a newline or an escape sequence cannot forge or paint lines)."""
+    from .ui.sanitize import one_line
+
+    env.stderr.write(f"rlm: error: {one_line(message)}\n")
     if hint:
-        env.stderr.write(f"rlm: hint: {hint}\n")
+        env.stderr.write(f"rlm: hint: {one_line(hint)}\n")
     env.stderr.flush()
 
 

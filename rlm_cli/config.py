@@ -25,6 +25,8 @@ class Resolved:
     concurrency: int | None = None
     notices: list[str] = field(default_factory=list)
     config: Config | None = None
+    caching: dict = field(default_factory=dict)  # the profile's cache / prompt_cache, rlm.cache_max_mb
+    sub_models: tuple = ()  # the profile's sub_models: further models llm_query(model=...) may name
 
 
 NO_MODEL_HINT = ("set a key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENROUTER_API_KEY), or pass "
@@ -54,9 +56,14 @@ def resolve(*, profile: str | None = None, config_path: str | None = None, model
     sub = sub_model or (prof.sub_model if prof and (explicit or not model) else root)
     if prof and not model and not sub_model:
         _check_usable(cfg, prof, environ)
-    backend = build_backend(cfg, [root, sub], api_base=api_base, concurrency=concurrency, environ=environ)
+    extra = tuple(m for m in prof.sub_models if m not in (root, sub)) if prof and (explicit or not model) else ()
+    backend = build_backend(cfg, [root, sub], api_base=api_base, concurrency=concurrency, environ=environ, extra=extra)
+    caching = dict(prof.caching) if prof else {}
+    if cfg.cache_max_mb is not None:
+        caching["cache_max_mb"] = cfg.cache_max_mb
     return Resolved(backend, root, sub, profile=prof.name if prof else None, limits=dict(prof.limits) if prof else {},
-                    concurrency=prof.concurrency if prof else None, notices=notices, config=cfg)
+                    concurrency=prof.concurrency if prof else None, notices=notices, config=cfg, caching=caching,
+                    sub_models=extra)
 
 
 def _named(cfg: Config, name: str) -> Profile:
@@ -95,14 +102,16 @@ def local_available() -> bool:
     return local_model.available()
 
 
-def build_backend(cfg: Config, models: list[str], *, api_base: str | None = None, concurrency: int = 8, environ=None):
-    """An LLMBackend knowing every deployment of the config, plus synthetic ones for -m provider/model."""
+def build_backend(cfg: Config, models: list[str], *, api_base: str | None = None, concurrency: int = 8, environ=None,
+                  extra: tuple = ()):
+    """An LLMBackend knowing the deployments of `models` (root, sub: --api-base applies to them) and of
+    `extra` (the profile's sub_models, as the config defines them), plus synthetic ones for provider/model."""
     from .backends.router import LLMBackend, RouterOptions
 
     environ = os.environ if environ is None else environ
     options = RouterOptions(cfg.router_settings, cfg.litellm_settings, cfg.router_mode)
     groups: dict[str, list] = {}
-    needed = _reachable(models, options.fallbacks)
+    needed = _reachable(list(models) + list(extra), options.fallbacks)
     for d in cfg.deployments:
         if d.model_name not in needed:
             continue
@@ -135,7 +144,11 @@ def endpoint_for(d: Deployment, environ, api_base: str | None = None):
     key = params.pop("api_key", None)
     info = d.model_info
     num = lambda k: float(info[k]) if info.get(k) is not None else None  # noqa: E731
+    style = info.get("prompt_cache")  # checked when the config was read (profiles._deployments)
     return Endpoint(model, api_base=base, api_key=key, params=params, input_cost_per_token=num("input_cost_per_token"),
                     output_cost_per_token=num("output_cost_per_token"),
+                    cache_read_input_token_cost=num("cache_read_input_token_cost"),
+                    cache_creation_input_token_cost=num("cache_creation_input_token_cost"),
+                    prompt_cache="off" if style is False else style,
                     max_input_tokens=int(info["max_input_tokens"]) if info.get("max_input_tokens") else None,
                     name=d.model_name, id=str(info.get("id") or ""))

@@ -19,11 +19,15 @@ class Env:
     environ: dict = field(default_factory=lambda: os.environ)
 
 
-def _isatty(stream) -> bool:
+def isatty(stream) -> bool:
+    """Whether `stream` is a terminal (False for anything that cannot say)."""
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
         return False
+
+
+_isatty = isatty
 
 
 def of(ctx) -> Env:

@@ -66,6 +66,10 @@ class LimitExceeded(RLMError):
     exit_status = ExitStatus.LIMIT
 
 
+class BudgetSpent(LimitExceeded):
+    """A budget shared by many runs (a batch's --max-cost/--max-tokens/--max-calls) is spent."""
+
+
 class SandboxError(RLMError):
     """The sandbox could not be set up as requested (e.g. --sandbox strict unavailable)."""
 

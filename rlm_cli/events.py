@@ -35,7 +35,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ITERATION: (("iteration", "max_iterations"), ()),
     MODEL_START: (("call_id", "role", "model", "subcall"), ()),
     MODEL_END: (("call_id", "role", "model", "subcall", "status", "prompt_tokens", "completion_tokens", "cost_usd",
-                 "duration_s"), ("text", "totals", "error")),
+                 "duration_s"), ("text", "totals", "error", "cached_tokens", "cache_write_tokens", "cached")),
     CODE_START: (("iteration", "block", "code"), ()),
     CODE_END: (("iteration", "block", "output", "error", "duration_s", "timed_out", "restarted", "has_final"), ()),
     SUBCALL_START: (("call_id", "fn", "batched", "n", "previews"), ()),
@@ -44,9 +44,9 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     NODE_END: (("status", "answer", "iterations"), ("error", "citations", "forced")),
     WARNING: (("message",), ()),
     RUN_END: (("status", "exit_code", "answer", "error", "usage") + _TOTALS,
-              ("citations", "supported", "forced", "confidence")),
-    INTERRUPTED: (("error", "exit_code") + _TOTALS, ()),
-    FAILED: (("error", "exit_code") + _TOTALS, ()),
+              ("cache_hits", "citations", "supported", "forced", "confidence")),
+    INTERRUPTED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
+    FAILED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
 }
 
 

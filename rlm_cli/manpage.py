@@ -3,7 +3,7 @@
     python -m rlm_cli.manpage > man/rlm.1        # print it
     python -m rlm_cli.manpage --write            # write man/rlm.1 (in a checkout) and rlm_cli/data/rlm.1
     python -m rlm_cli.manpage --path             # where the installed copy is: man -l "$(...)"
-    python -m rlm_cli.manpage --install [DIR]    # copy it to DIR/man1 (default ~/.local/share/man): `man rlm`
+    python -m rlm_cli.manpage --install [DIR]    # copy it to DIR/man1 (default: the first directory `man` searches that is writable)
 """
 from __future__ import annotations
 
@@ -69,8 +69,17 @@ EXAMPLES = [
      "rlm ask \\-q \\-o /srv/answers/today.md feed/ \"What is new?\" || echo \"rlm failed: $?\""),
     ("Any OpenAI-compatible server:",
      "rlm ask \\-m openai/my\\-model \\-\\-api\\-base http://localhost:8000/v1 book.txt \"Who is the narrator?\""),
+    ("Many questions over many documents, resumable (rerun the same command after a crash or Ctrl-C):",
+     "rlm batch tasks.jsonl \\-o results.jsonl \\-\\-parallel 8 \\-\\-max\\-cost 20"),
+    ("Every question of a file about every contract, results for a spreadsheet:",
+     "rlm batch \\-\\-questions questions.txt contracts/*.pdf \\-o results.csv"),
     ("Check the installation:", "rlm doctor"),
 ]
+
+BATCH_EXIT = ("rlm batch: 0 when every task has an answer; otherwise the first that applies: 130 interrupted (the "
+              "finished tasks are saved, the ones in flight run again on resume), 4 a backend failure (one stopped "
+              "the batch, or a task's own), 5 limits (the batch budget left tasks for the next run, or a task hit "
+              "its own limit), 3 a task's input could not be read, 1 another task failure.")
 
 
 # ---- roff helpers ---------------------------------------------------------------------------------
@@ -244,6 +253,7 @@ def _files() -> list[str]:
          "Search order: --config, $RLM_CONFIG, this file, then the packaged default. rlm config path prints it."),
         ("cache", "$XDG_CACHE_HOME/rlm (default ~/.cache/rlm)",
          "ingest/: the parse cache of PDF and DOCX text (rlm cache info, rlm cache clear); "
+         "responses.sqlite3: the response cache of --cache (rlm cache clear --responses); "
          "models/*.gguf: the assembled local model."),
         ("logs", "$XDG_STATE_HOME/rlm/log (default ~/.local/state/rlm/log)",
          "runs/RUN_ID.jsonl: one trajectory per run, one JSON event per line, secrets redacted (rlm logs)."),
@@ -264,7 +274,7 @@ def _exit_status() -> list[str]:
     for status in ExitStatus:
         text = EXIT_DESCRIPTIONS.get(status.name, status.name.replace("_", " ").capitalize() + ".")
         out += [".TP", bold(str(int(status))), esc(text)]
-    return out
+    return out + [".PP", esc(BATCH_EXIT)]
 
 
 def _examples() -> list[str]:
@@ -285,11 +295,50 @@ def write(targets: list[Path] | None = None) -> list[Path]:
 
 
 def install(directory: str | None = None) -> Path:
-    base = Path(directory).expanduser() if directory else Path.home() / ".local" / "share" / "man"
+    base = Path(directory).expanduser() if directory else default_dir()
     target = base / "man1" / "rlm.1"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(DATA_COPY.read_text(encoding="utf-8") if DATA_COPY.is_file() else build(), encoding="utf-8")
     return target
+
+
+def man_dirs() -> list[Path]:
+    """Where `man` looks (`manpath`, which honours $MANPATH), in its order."""
+    import shutil
+    import subprocess
+
+    raw = os.environ.get("MANPATH", "")
+    if shutil.which("manpath"):
+        try:
+            raw = subprocess.run(["manpath"], capture_output=True, text=True, timeout=5).stdout.strip() or raw
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return [Path(d) for d in raw.split(":") if d]
+
+
+def default_dir() -> Path:
+    """The first directory `man` searches that we can write to (the user's own first); else
+    ~/.local/share/man (then `man rlm` needs MANPATH: install says so)."""
+    home = Path.home() / ".local" / "share" / "man"
+    dirs = man_dirs()
+    for d in ([home] if home in dirs else []) + dirs:
+        probe = d if d.exists() else d.parent
+        if os.access(probe, os.W_OK):
+            return d
+    return home
+
+
+def found_by_man(target: Path) -> bool:
+    import shutil
+    import subprocess
+
+    if not shutil.which("man"):
+        return False
+    try:
+        out = subprocess.run(["man", "-w", "rlm"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out) and os.path.realpath(out.split()[0]) == os.path.realpath(target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,7 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     elif argv[:1] == ["--path"]:
         print(DATA_COPY)
     elif argv[:1] == ["--install"]:
-        print(f"installed {install(argv[1] if len(argv) > 1 else None)}; try: man rlm", file=sys.stderr)
+        target = install(argv[1] if len(argv) > 1 else None)
+        base = target.parent.parent
+        hint = "try: man rlm" if found_by_man(target) else \
+            f"`man rlm` does not search {base}: run MANPATH={base}: man rlm (or add it to MANPATH), or man -l {target}"
+        print(f"installed {target}; {hint}", file=sys.stderr)
     elif not argv:
         sys.stdout.write(build())
     else:

@@ -57,6 +57,8 @@ class Profile:
     description: str = ""
     auto: bool = True  # may `default_profile: auto` pick it when its keys are present?
     needs: str | None = None  # "local": needs the [local] extra
+    caching: dict = field(default_factory=dict)  # cache: true | false | sampled; prompt_cache: true | false
+    sub_models: tuple = ()  # further models model code may pick with llm_query(prompt, model=NAME)
 
     @property
     def sub_model(self) -> str:
@@ -73,6 +75,7 @@ class Config:
     profiles: dict[str, Profile] = field(default_factory=dict)
     default_profile: str | None = None
     router_mode: str = "auto"  # rlm.router: auto | always | never (see llm.py)
+    cache_max_mb: float | None = None  # rlm.cache_max_mb: the response cache's size cap
 
     def groups(self) -> dict[str, list[Deployment]]:
         out: dict[str, list[Deployment]] = {}
@@ -144,6 +147,7 @@ def parse(text: str, path: Path | None = None, origin: str = "text") -> Config:
     cfg.profiles = {name: _profile(name, p, where) for name, p in (rlm.get("profiles") or {}).items()}
     cfg.default_profile = rlm.get("default_profile")
     cfg.router_mode = str(rlm.get("router") or "auto")
+    cfg.cache_max_mb = _positive(rlm.get("cache_max_mb"), f"{where}: rlm.cache_max_mb")
     if cfg.router_mode not in ("auto", "always", "never"):
         raise ConfigError(f"{where}: rlm.router must be auto, always or never")
     if not cfg.profiles and cfg.deployments:  # a plain LiteLLM proxy config: first model for everything
@@ -164,25 +168,47 @@ def _deployments(items, where: str) -> list[Deployment]:
         params = item.get("litellm_params") or {}
         if not isinstance(params, dict) or not params.get("model"):
             raise ConfigError(f"{where}: model_list entry {i} ({item['model_name']}) has no litellm_params.model")
-        out.append(Deployment(str(item["model_name"]), dict(params), dict(item.get("model_info") or {})))
+        info = item.get("model_info") or {}
+        if not isinstance(info, dict) or info.get("prompt_cache") not in (None, False, "breakpoints", "automatic", "off"):
+            raise ConfigError(f"{where}: model_list entry {i} ({item['model_name']}): model_info.prompt_cache must be "
+                              "breakpoints, automatic or off")
+        out.append(Deployment(str(item["model_name"]), dict(params), dict(info)))
     return out
 
 
 def _profile(name: str, p, where: str) -> Profile:
     if not isinstance(p, dict) or not p.get("root"):
         raise ConfigError(f"{where}: profile '{name}' needs a root model")
-    unknown = set(p) - {"root", "sub", "concurrency", "description", "auto", "needs", *LIMIT_KEYS}
+    unknown = set(p) - {"root", "sub", "sub_models", "concurrency", "description", "auto", "needs", "cache", "prompt_cache",
+                        *LIMIT_KEYS}
     if unknown:
         raise ConfigError(f"{where}: profile '{name}': unknown key(s) {', '.join(sorted(unknown))}")
+    if p.get("cache") not in (None, True, False, "sampled"):
+        raise ConfigError(f"{where}: profile '{name}': cache must be true, false or sampled")
+    if p.get("prompt_cache") not in (None, True, False):
+        raise ConfigError(f"{where}: profile '{name}': prompt_cache must be true or false")
     limits = {k: p[k] for k in LIMIT_KEYS if p.get(k) is not None}
+    caching = {k: p[k] for k in ("cache", "prompt_cache") if p.get(k) is not None}
+    extra = p.get("sub_models") or []
+    if not isinstance(extra, list) or not all(isinstance(m, str) and m for m in extra):
+        raise ConfigError(f"{where}: profile '{name}': sub_models must be a list of model names")
     return Profile(str(name), str(p["root"]), str(p["sub"]) if p.get("sub") else None, limits,
-                   p.get("concurrency"), str(p.get("description") or ""), bool(p.get("auto", True)), p.get("needs"))
+                   p.get("concurrency"), str(p.get("description") or ""), bool(p.get("auto", True)), p.get("needs"),
+                   caching, tuple(extra))
+
+
+def _positive(value, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{what} must be a positive number")
+    return float(value)
 
 
 def _check_refs(cfg: Config, where: str) -> None:
     names = {d.model_name for d in cfg.deployments}
     for p in cfg.profiles.values():
-        for model in (p.root, p.sub_model):
+        for model in (p.root, p.sub_model, *p.sub_models):
             if model not in names and "/" not in model:
                 raise ConfigError(f"{where}: profile '{p.name}' uses '{model}', which is not a model_name in model_list")
     if cfg.default_profile not in (None, "auto") and cfg.default_profile not in cfg.profiles:

@@ -1,6 +1,7 @@
 """What the root model is told. Never the raw context: only its size and shape."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SYSTEM = """You answer a question about a document that is far too large to read at once. The document is \
@@ -153,3 +154,14 @@ def no_evidence(citations: list, turn: int, max_iterations: int) -> str:
         reasons = "; ".join(f"{c.quote[:60]!r}: {c.reason}" for c in citations[:3])
         problem = f"none of it could be verified ({reasons})"
     return NO_EVIDENCE.format(problem=problem, turn=turn, max_iterations=max_iterations)
+
+
+_VOLATILE = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= If this output)|(?<=characters \()about [\d,]+ tokens(?=\))",
+                       re.M)
+
+
+def without_volatile(text: str) -> str:
+    """`text` without what differs between two identical runs: the remaining-budget notes of FIRST and
+    NEXT (they change with the clock and the spend) and the context's token count (exact, or estimated
+    while the tokenizer loads). The response cache keys on the rest."""
+    return _VOLATILE.sub("", text)

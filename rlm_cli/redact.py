@@ -12,15 +12,17 @@ _KEY_SHAPES = re.compile(r"\b(sk|pk|rk|sess|key|api|gsk|xai|ghp|hf)[-_][A-Za-z0-
 _lock = threading.Lock()
 _values: set[str] = set()
 _pattern: re.Pattern | None = None  # every known value, and its JSON-escaped form, longest first
+_longest_first: tuple[str, ...] = ()  # the raw values, longest first (redact_known: plain substring search)
 
 
 def register(value: str | None) -> None:
-    global _pattern
+    global _pattern, _longest_first
     if value and len(value) >= 6 and value not in _values:
         with _lock:
             _values.add(value)
             forms = {v for x in _values for v in (x, json.dumps(x, ensure_ascii=False)[1:-1], json.dumps(x)[1:-1])}
             _pattern = re.compile("|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)))
+            _longest_first = tuple(sorted(_values, key=len, reverse=True))
 
 
 def register_environment(environ=None) -> None:
@@ -42,6 +44,18 @@ def redact(text: str) -> str:
 
 def _mask(m: re.Match) -> str:
     return m.group(1) + "-[REDACTED]"
+
+
+def redact_known(text: str) -> str:
+    """Only the known secret values masked: for text shown to a model (REPL output, sub-call prompts,
+    the answer), where the key-shape pattern would also mangle ordinary document words ("key_management").
+    Substring search per value: fast on a large sub-context that holds none of them."""
+    if not text:
+        return text
+    for v in _longest_first:
+        if v in text:
+            text = text.replace(v, "[REDACTED]")
+    return text
 
 
 def redact_obj(obj):

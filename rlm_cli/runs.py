@@ -25,6 +25,9 @@ class RunOptions:
     trajectory: bool = True  # save the run under the log dir
     trace: Path | None = None  # also write the trajectory here
     evidence: str = "optional"  # optional | required (an answer without verified evidence: status unsupported)
+    prompt_cache: bool | None = None  # provider prompt caching (None: the profile's, else on)
+    cache: bool | None = None  # rlm's response cache (None: the profile's, else off)
+    cache_sampled: bool | None = None  # the response cache also for calls at temperature > 0
 
 
 LIMIT_DEFAULTS = {"max_iterations": defaults.MAX_ITERATIONS, "max_depth": defaults.MAX_DEPTH}
@@ -46,7 +49,7 @@ def concurrency(o: RunOptions, resolved) -> int:
     return o.concurrency or getattr(resolved, "concurrency", None) or defaults.CONCURRENCY
 
 
-def run_config(resolved, o: RunOptions, lim=None):
+def run_config(resolved, o: RunOptions, lim=None, shared=None):
     from .engine import RunConfig
     from .sandbox import SandboxOptions
     from .tokens import Tiktoken
@@ -56,17 +59,41 @@ def run_config(resolved, o: RunOptions, lim=None):
         resolved.root_model, resolved.sub_model, lim or limits(o, resolved.limits), concurrency(o, resolved),
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
-        tokens=Tiktoken(), evidence=o.evidence,
+        tokens=Tiktoken(), prompt_cache=prompt_caching(o, resolved), responses=response_cache(o, resolved),
+        evidence=o.evidence,
+        sub_models=tuple(getattr(resolved, "sub_models", ())), shared=shared,
     )
 
 
-def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None):
+def prompt_caching(o: RunOptions, resolved) -> bool:
+    """--no-prompt-cache over the profile's `prompt_cache` over on."""
+    if o.prompt_cache is not None:
+        return o.prompt_cache
+    setting = (getattr(resolved, "caching", None) or {}).get("prompt_cache")
+    return True if setting is None else bool(setting)
+
+
+def response_cache(o: RunOptions, resolved):
+    """The response cache if --cache (or the profile's `cache: true | sampled`) asks for it, else None."""
+    from .response_cache import DEFAULT_MAX_MB, Policy, ResponseCache
+
+    caching = getattr(resolved, "caching", None) or {}
+    setting = caching.get("cache")
+    enabled = o.cache if o.cache is not None else bool(setting)
+    sampled = o.cache_sampled if o.cache_sampled is not None else setting == "sampled"
+    if not (enabled or o.cache_sampled):
+        return None
+    return ResponseCache(resolved.backend, Policy(True, bool(sampled), float(caching.get("cache_max_mb") or DEFAULT_MAX_MB)))
+
+
+def make_run(resolved, o: RunOptions, *, run_id: str | None = None, limits=None, shared=None):
     """A Run with its trajectory sinks attached (the front end adds its display). `limits`: already
-    decided (a conversation lowers them to what its caps leave)."""
+    decided (a conversation lowers them to what its caps leave); `shared`: a usage.SharedBudget (the
+    model-call gate and budget of a batch) this run uses besides its own limits."""
     from .engine import Run
     from .ui.trajectory import TrajectoryWriter
 
-    run = Run(resolved.backend, run_config(resolved, o, limits), run_id=run_id)
+    run = Run(resolved.backend, run_config(resolved, o, limits, shared), run_id=run_id)
     if o.trajectory:
         writer = TrajectoryWriter(run.run_id)
         run.trajectory_path = str(writer.path)

@@ -1,6 +1,8 @@
 """`--estimate` logic (rlm_cli/estimate.py) and offline token counting."""
 from __future__ import annotations
 
+import pytest
+
 from rlm_cli import config, estimate, tokens
 from rlm_cli.usage import Limits
 
@@ -48,3 +50,48 @@ def test_sampled_count_is_close_to_exact_and_flags_itself():
     n, is_exact = tokens.sampled_count(tokens.count_tokens, text, exact_limit=100_000)
     assert not is_exact and abs(n - exact) / exact < 0.03
     assert tokens.sampled_count(tokens.count_tokens, "short text", exact_limit=100_000) == (tokens.count_tokens("short text"), True)
+
+
+def test_estimate_counts_the_prompt_cache():
+    """20 root turns on Claude Sonnet prices: each turn re-reads the one before at $0.30/M instead of
+    $3/M and writes its new part at $3.75/M."""
+    ins = [estimate.ROOT_BASE_TOKENS + i * estimate.ROOT_GROWTH_TOKENS for i in range(20)]
+    plain = estimate.root_input_cost(ins, 3e-6)
+    cached = estimate.root_input_cost(ins, 3e-6, (3e-7, 3.75e-6))
+    assert plain == sum(ins) * 3e-6
+    expected = ins[0] * 3.75e-6 + sum(ins[i - 1] * 3e-7 + (ins[i] - ins[i - 1]) * 3.75e-6 for i in range(1, 20))
+    assert cached == pytest.approx(expected) and cached < plain / 3
+    args = (1_000, 20, 50_000, (3e-6, 1.5e-5), (1e-6, 5e-6), estimate.HOSTED, estimate.HOSTED, 8)
+    assert estimate.compute(*args, root_cache=(3e-7, 3.75e-6)).cost[1] < estimate.compute(*args).cost[1]
+
+
+def test_cli_estimate_says_what_caching_saves(cli):
+    r = cli(["ask", "-", "q", "-m", "anthropic/claude-sonnet-4-5", "--estimate"], stdin=b"word " * 5000)
+    assert r.exit_code == 0, r.stderr
+    assert "prompt cache (breakpoints)" in r.stdout and "without it: $" in r.stdout
+    r = cli(["ask", "-", "q", "-m", "anthropic/claude-sonnet-4-5", "--estimate", "--no-prompt-cache"], stdin=b"word " * 5000)
+    assert "prompt cache" not in r.stdout
+
+
+def test_estimate_brackets_a_real_scripted_run(cli, script, tmp_path):
+    """The printed range of model calls holds the calls a real run makes (search, read, answer)."""
+    import re
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Quarterly notes. " * 3000 + "The supplier that missed was Brightwater. " + "More notes. " * 3000,
+                   encoding="utf-8")
+    fence = "```repl\n{}\n```"
+    model = script([
+        {"turn": 1, "when": "Question", "reply": fence.format("i = context.find('missed')\nprint(i)")},
+        {"turn": 2, "when": ".", "reply": fence.format(
+            "parts = [context[j:j + 20000] for j in range(0, len(context), 20000)]\n"
+            "notes = llm_query_batched(['Who missed? ' + p for p in parts])\nprint(notes)")},
+        {"turn": 3, "when": ".", "reply": fence.format("FINAL('Brightwater')")},
+        {"when": "Who missed", "reply": "Brightwater"},
+    ])
+    est = cli(["ask", doc, "Which supplier missed?", "-m", model, "--estimate"])
+    low, high = map(int, re.search(r"model calls: (\d+)-(\d+)", est.stdout).groups())
+    run = cli(["ask", doc, "Which supplier missed?", "-m", model, "--json"])
+    assert run.exit_code == 0, run.stderr
+    calls = run.json()["calls"]
+    assert low <= calls <= high, (low, calls, high)

@@ -120,3 +120,26 @@ def test_path_and_install_commands(tmp_path):
     assert Path(out.stdout.strip()).read_bytes() == MAN.read_bytes()
     subprocess.run([sys.executable, "-m", "rlm_cli.manpage", "--install", str(tmp_path)], check=True, capture_output=True)
     assert (tmp_path / "man1" / "rlm.1").read_bytes() == MAN.read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("man") is None or shutil.which("manpath") is None, reason="man-db not installed")
+def test_install_default_goes_where_man_looks(tmp_path):
+    import sys
+
+    mandir = tmp_path / "share" / "man"
+    mandir.mkdir(parents=True)
+    env = dict(os.environ, MANPATH=str(mandir), HOME=str(tmp_path / "home"))
+    r = subprocess.run([sys.executable, "-m", "rlm_cli.manpage", "--install"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (mandir / "man1" / "rlm.1").is_file() and "try: man rlm" in r.stderr
+    found = subprocess.run(["man", "-w", "rlm"], capture_output=True, text=True, env=env).stdout.strip()
+    assert found == str(mandir / "man1" / "rlm.1")
+
+
+def test_install_elsewhere_says_how_to_read_it(tmp_path):
+    import sys
+
+    env = dict(os.environ, MANPATH=str(tmp_path / "nowhere"))
+    r = subprocess.run([sys.executable, "-m", "rlm_cli.manpage", "--install", str(tmp_path / "mine")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "try: man rlm" not in r.stderr and "man -l" in r.stderr

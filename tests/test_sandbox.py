@@ -14,7 +14,7 @@ import pytest
 from rlm_cli.sandbox import policy as confine_host
 from rlm_cli.errors import SandboxError, UsageError
 from rlm_cli.sandbox import CallRefused, SandboxOptions, SubprocessSandbox, sweep_stale
-from rlm_cli.sandbox.host import _check_call
+from rlm_cli.sandbox.trust import Caps, check_call
 
 
 def echo(fn, args):
@@ -100,12 +100,12 @@ def test_message_size_cap_restarts_worker(box):
     ("llm_query", {"prompts": [1, 2]}, "list of strings"),
     ("llm_query", {"prompts": []}, "list of strings"),
     ("rlm_query", {"questions": ["q"], "contexts": []}, "one string sub_context"),
-    ("llm_query", {"prompts": ["q"], "model": {"evil": 1}}, "model must be a string"),
+    ("llm_query", {"prompts": ["q"], "model": {"evil": 1}}, "model must be the name"),
     ("llm_query", None, "unknown function"),
 ])
 def test_call_messages_are_validated(fn, args, msg):
     with pytest.raises(CallRefused, match=msg):
-        _check_call(fn, args, 10)
+        check_call(fn, args, Caps(batch=10))
 
 
 def test_forged_result_with_wrong_seq_is_ignored(box):

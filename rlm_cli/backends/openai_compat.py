@@ -10,11 +10,31 @@ from __future__ import annotations
 import json
 import random
 import time
+from typing import NamedTuple
+
+from .prompt_cache import CacheCounts, counts
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 60.0
+
+
+class Tokens(NamedTuple):
+    """What the server reported: prompt and completion tokens (None: not reported), cached prompt tokens."""
+
+    prompt: int | None = None
+    completion: int | None = None
+    cached: CacheCounts = CacheCounts()
+
+    @classmethod
+    def of_litellm(cls, u) -> "Tokens":
+        """LiteLLM's Usage object (its prompt_tokens include cache reads and writes)."""
+        if u is None:
+            return cls()
+        pt, ct = getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None)
+        pt = pt if isinstance(pt, int) else None
+        return cls(pt, ct if isinstance(ct, int) else None, counts(u, pt))
 
 
 class APIError(Exception):
@@ -52,8 +72,8 @@ class Client:
                                       raise_on_redirect=False)
         self._pool = _pool_manager(urllib3, self.url, max_connections)
 
-    def chat(self, payload: dict, timeout: float) -> tuple[str, tuple[int | None, int | None]]:
-        """POST a chat completion; returns (text, (prompt_tokens, completion_tokens))."""
+    def chat(self, payload: dict, timeout: float) -> tuple[str, Tokens]:
+        """POST a chat completion; returns (text, Tokens(prompt, completion, cached))."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         stream = bool(payload.get("stream"))
         attempt = 0
@@ -165,8 +185,8 @@ def _read_json(content: bytes):
     return text, _usage(data.get("usage"))
 
 
-def _read_sse(lines) -> tuple[str, tuple[int | None, int | None]]:
-    parts, usage = [], (None, None)
+def _read_sse(lines) -> tuple[str, Tokens]:
+    parts, usage = [], Tokens()
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -189,7 +209,10 @@ def _read_sse(lines) -> tuple[str, tuple[int | None, int | None]]:
     return "".join(parts), usage
 
 
-def _usage(u) -> tuple[int | None, int | None]:
+def _usage(u) -> Tokens:
     if not isinstance(u, dict):
-        return None, None
-    return u.get("prompt_tokens"), u.get("completion_tokens")
+        return Tokens()
+    pt, ct = u.get("prompt_tokens"), u.get("completion_tokens")
+    pt = pt if isinstance(pt, int) and not isinstance(pt, bool) and pt >= 0 else None
+    ct = ct if isinstance(ct, int) and not isinstance(ct, bool) and ct >= 0 else None
+    return Tokens(pt, ct, counts(u, pt))

@@ -23,13 +23,17 @@ from pathlib import Path
 
 from ..errors import BackendError
 from ..threads import start_daemon
+from . import prompt_cache
+from .prompt_cache import mark as prompt_cache_marks
 from .failures import backend_error
+from .base import message_text
 from .scripted import Completion, ScriptedModel, approx_tokens
 from .. import redact
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices from the network
 
 FAST_PREFIXES = ("openai/",)
+PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost")
 _NOT_SENT = ("timeout", "stream", "max_retries", "rpm", "tpm", "num_retries", "weight", "order")
 
 
@@ -44,6 +48,9 @@ class Endpoint:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     max_input_tokens: int | None = None
+    cache_read_input_token_cost: float | None = None  # model_info; else litellm's price data
+    cache_creation_input_token_cost: float | None = None
+    prompt_cache: str | None = None  # model_info.prompt_cache: breakpoints | automatic | off (else detected)
     fast_path: bool = True
     name: str | None = None  # the model_name it serves (None: same as model)
     id: str = ""  # deployment id given to the Router (model_info.id)
@@ -52,16 +59,25 @@ class Endpoint:
     def uses_fast_path(self) -> bool:
         return self.fast_path and self.model.startswith(FAST_PREFIXES)
 
+    def key(self) -> str | None:
+        """The key every request to this deployment carries, on the fast path and through the Router
+        alike: `api_key`, else (OpenAI-compatible) $OPENAI_API_KEY, else "sk-none" for an api_base
+        (local servers want some key). None: the provider's own variable (LiteLLM reads it)."""
+        if self.api_key:
+            return self.api_key
+        if self.model.startswith(FAST_PREFIXES):
+            return os.environ.get("OPENAI_API_KEY") or ("sk-none" if self.api_base else None)
+        return None
+
     def router_entry(self) -> dict:
         params = {"model": self.model, **self.params}
         if self.api_base:
             params["api_base"] = self.api_base
-        if self.api_key:
-            params["api_key"] = self.api_key
-        elif self.api_base and self.model.startswith(FAST_PREFIXES):
-            params["api_key"] = "sk-none"  # local OpenAI-compatible servers want some key
+        key = self.key()
+        if key:
+            params["api_key"] = key
         info = {"id": self.id}
-        for k in ("input_cost_per_token", "output_cost_per_token", "max_input_tokens"):
+        for k in PRICE_KEYS + ("max_input_tokens",):
             if getattr(self, k) is not None:
                 info[k] = getattr(self, k)
         return {"model_name": self.name or self.model, "litellm_params": params, "model_info": info}
@@ -144,19 +160,28 @@ def model_info(model: str) -> dict:
     return table.get(model) or table.get(name) or {}
 
 
-def _cost(ep: Endpoint, prompt_tokens: int, completion_tokens: int) -> float:
-    info = model_info(ep.model)
-    pin = ep.input_cost_per_token if ep.input_cost_per_token is not None else info.get("input_cost_per_token", 0.0)
-    pout = ep.output_cost_per_token if ep.output_cost_per_token is not None else info.get("output_cost_per_token", 0.0)
-    return prompt_tokens * (pin or 0.0) + completion_tokens * (pout or 0.0)
+def _price(ep: Endpoint, key: str):
+    value = getattr(ep, key)
+    return value if value is not None else model_info(ep.model).get(key)
 
 
 def prices(ep: Endpoint) -> tuple[float | None, float | None]:
     """(input, output) USD per token, None when unknown."""
-    info = model_info(ep.model)
-    pin = ep.input_cost_per_token if ep.input_cost_per_token is not None else info.get("input_cost_per_token")
-    pout = ep.output_cost_per_token if ep.output_cost_per_token is not None else info.get("output_cost_per_token")
-    return pin, pout
+    return _price(ep, "input_cost_per_token"), _price(ep, "output_cost_per_token")
+
+
+def all_prices(ep: Endpoint) -> prompt_cache.Prices:
+    """Input, output, cache read and cache write prices (model_info over litellm's price data)."""
+    return prompt_cache.Prices.of(*(_price(ep, k) for k in PRICE_KEYS))
+
+
+def cache_style(ep: Endpoint) -> str:
+    """breakpoints | automatic | off: how this deployment's provider caches a repeated prompt prefix."""
+    return prompt_cache.style(ep.model, ep.prompt_cache, model_info(ep.model))
+
+
+def _cost(ep: Endpoint, prompt_tokens: int, completion_tokens: int, cached: prompt_cache.CacheCounts) -> float:
+    return prompt_cache.cost(prompt_tokens, completion_tokens, cached, all_prices(ep))
 
 
 def context_window(ep: Endpoint) -> int | None:
@@ -238,6 +263,18 @@ class LLMBackend:
             self.endpoint(n)
         return names
 
+    def request_params(self, model: str) -> list[dict]:
+        """What shapes an answer from `model`, for the response cache's key: every deployment in its chain
+        (provider model, api_base, request parameters). Keys and transport settings are left out."""
+        if model.startswith("scripted/"):
+            return self._scripted_model(model).request_params(model)
+        def base(ep: Endpoint) -> str | None:  # OpenAI-style deployments without api_base follow $OPENAI_BASE_URL
+            return ep.api_base or (os.environ.get("OPENAI_BASE_URL") if ep.model.startswith(FAST_PREFIXES) else None)
+
+        return [{"name": n, "model": ep.model, "api_base": base(ep),
+                 "params": {k: v for k, v in sorted(ep.params.items()) if k not in _NOT_SENT and not _secret(k)}}
+                for n in self.chain(model) for ep in self.groups[n]]
+
     def _fast_ok(self, model: str) -> bool:
         return self.options.mode != "always" and all(ep.uses_fast_path for n in self.chain(model) for ep in self.groups[n])
 
@@ -284,18 +321,33 @@ class LLMBackend:
         return self._router
 
     # ---- completion ---------------------------------------------------------------------------------
-    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
+    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None,
+                 prompt_cache: bool = False) -> Completion:
+        """`prompt_cache`: mark the prefix cacheable where the provider needs breakpoints (a root turn)."""
         if model.startswith("scripted/"):
             return self._scripted_model(model).complete(model, messages, timeout=timeout)
         timeout = min(timeout or self.timeout, self.timeout)
         t0 = time.monotonic()
-        if self._router is None and self._fast_ok(model):
+        fast = self._router is None and self._fast_ok(model)
+        if prompt_cache and self._wants_breakpoints(model, fast):
+            messages = prompt_cache_marks(messages)
+        if fast:
             ep, text, usage = self._fast_complete(model, messages, timeout)
         else:
             ep, text, usage = self._router_complete(model, messages, timeout)
-        pt = usage[0] if usage[0] is not None else sum(approx_tokens(str(m.get("content", ""))) for m in messages)
-        ct = usage[1] if usage[1] is not None else approx_tokens(text)
-        return Completion(text, model, pt, ct, _cost(ep, pt, ct), time.monotonic() - t0)
+        pt = usage.prompt if usage.prompt is not None else sum(approx_tokens(message_text(m)) for m in messages)
+        ct = usage.completion if usage.completion is not None else approx_tokens(text)
+        return Completion(text, model, pt, ct, _cost(ep, pt, ct, usage.cached), time.monotonic() - t0,
+                          cached_tokens=usage.cached.read, cache_write_tokens=usage.cached.write)
+
+    def _wants_breakpoints(self, model: str, fast: bool) -> bool:
+        """Through LiteLLM: if any deployment in the chain takes breakpoints (LiteLLM strips them for the
+        others). On the fast path (plain OpenAI-compatible HTTP): only if every deployment is configured
+        for them (model_info.prompt_cache: breakpoints, e.g. a LiteLLM proxy in front of Claude)."""
+        styles = [cache_style(ep) for n in self.chain(model) for ep in self.groups[n]]
+        if fast:
+            return all(s == prompt_cache.BREAKPOINTS for s in styles)
+        return any(s == prompt_cache.BREAKPOINTS for s in styles)
 
     def _scripted_model(self, model: str) -> ScriptedModel:
         with self._lock:
@@ -318,8 +370,9 @@ class LLMBackend:
         served = (getattr(resp, "_hidden_params", None) or {}).get("model_id")
         ep = next((e for n in self.chain(model) for e in self.groups[n] if e.id == served), first)
         text = resp.choices[0].message.content or "" if resp.choices else ""
-        u = getattr(resp, "usage", None)
-        return ep, text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None))
+        from .openai_compat import Tokens
+
+        return ep, text, Tokens.of_litellm(getattr(resp, "usage", None))
 
     def _fast_complete(self, model: str, messages: list[dict], timeout: float):
         """The Router's behaviour for OpenAI-compatible deployments before the Router exists:
@@ -349,7 +402,7 @@ class LLMBackend:
             if client is None:
                 from .openai_compat import Client
 
-                api_key = ep.api_key or os.environ.get("OPENAI_API_KEY") or ("sk-none" if ep.api_base else None)
+                api_key = ep.key()
                 if api_key is None:
                     raise BackendError(f"{ep.model}: no API key: set OPENAI_API_KEY or give api_key in the profile")
                 client = Client(ep.api_base or os.environ.get("OPENAI_BASE_URL"), api_key, max_retries=self.max_retries,
@@ -366,6 +419,13 @@ class LLMBackend:
         if ep.params.get("stream"):
             payload.update(stream=True, stream_options={"include_usage": True})
         return client.chat(payload, timeout)
+
+
+def _secret(param: str) -> bool:
+    """litellm_params that hold credentials (api_key, aws_secret_access_key, vertex_credentials...)."""
+    p = param.lower()
+    return p == "key" or p.endswith("_key") or any(w in p for w in ("secret", "credential", "password", "session_token",
+                                                                    "auth_token", "access_token"))
 
 
 def build_router(groups: dict[str, list[Endpoint]], options: RouterOptions, num_retries: int, timeout: float):

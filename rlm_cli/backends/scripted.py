@@ -88,10 +88,16 @@ class ScriptedModel:
                 return text, rule.delay
         return self.default, 0.0
 
+    def request_params(self, model: str) -> list[dict]:
+        """The rules themselves (for the response cache's key: an edited script is another model)."""
+        rules = [vars(r) for r in self.rules]
+        return [{"scripted": json.dumps({"rules": rules, "default": self.default}, sort_keys=True)}]
+
     def window(self, model: str) -> int | None:
         return self.windows.get(model)
 
-    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None) -> Completion:
+    def complete(self, model: str, messages: list[dict], *, timeout: float | None = None,
+                 prompt_cache: bool = False) -> Completion:
         t0 = time.monotonic()
         text, delay = self.reply(messages)
         self.calls.append({"model": model, "messages": messages})

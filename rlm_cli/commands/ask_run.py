@@ -69,7 +69,9 @@ def estimate(o: AskOptions, env) -> int:
 
     resolved = resolve_with(models(o), o.run)
     context = load(list(o.sources) or ["-"], reading(o, env), stdin=env.stdin)
-    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits)))
+    from ..runs import prompt_caching
+
+    env.stdout.write(text(resolved, context, limits(o.run, resolved.limits), prompt_caching(o.run, resolved)))
     return int(ExitStatus.OK)
 
 

@@ -48,14 +48,15 @@ class ChatSession:
     def _write_answer(self, result) -> None:
         from .chat_run import json_line
 
+        from .delivery import write_stdout
+
         if self.o.fmt == "json":
-            self.env.stdout.write(json_line(result))
+            write_stdout(self.env, json_line(result), True)
         elif result.answer is not None:
-            self.env.stdout.write(result.answer if result.answer.endswith("\n") else result.answer + "\n")
+            write_stdout(self.env, result.answer if result.answer.endswith("\n") else result.answer + "\n", False)
         else:
-            self.env.stdout.write("\n")  # one line per question, even without an answer
+            write_stdout(self.env, "\n", False)  # one line per question, even without an answer
             self.say(f"rlm: no answer ({result.status}): {result.error}")
-        self.env.stdout.flush()
 
     # ---- on a terminal --------------------------------------------------------------------------------
     def interactive(self) -> int:
@@ -114,7 +115,9 @@ class ChatSession:
         if hasattr(self.out, "say"):
             self.out.say(text)
         else:
-            self.out.write(text + "\n")
+            from ..ui.sanitize import clean
+
+            self.out.write(clean(text) + "\n")
             self.out.flush()
 
     def banner(self) -> str:

@@ -32,7 +32,9 @@ class Terminal:
     def say(self, text: str) -> None:
         from rich.text import Text
 
-        self.console.print(Text(text))
+        from ..ui.sanitize import clean
+
+        self.console.print(Text(clean(text)))  # messages quote answers, errors and file names
 
     def answer(self, session, question: str) -> None:
         from .ask_run import make_display
@@ -50,6 +52,8 @@ class Terminal:
         elif result.answer is not None and not getattr(display, "shows_answer", False):
             from rich.markdown import Markdown
 
-            self.console.print(Markdown(result.answer))
+            from ..ui.sanitize import clean
+
+            self.console.print(Markdown(clean(result.answer), hyperlinks=False))  # as the answer panel
         elif result.answer is None and result.status != "ok":
             self.say(f"no answer ({result.status}): {result.error}")

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from ..ui.sanitize import clean, one_line
+
 ConfigOpt = typer.Option(None, "--config", envvar="RLM_CONFIG", help="Config file (default: search order).")
 
 
@@ -42,6 +44,16 @@ def _status(cfg, prof, environ) -> str:
     return "ready"
 
 
+class _OneLines:
+    """Writes each line of config-file text clean (no escape sequences, no forged lines)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, line: str) -> None:
+        self.stream.write(one_line(line.rstrip("\n")) + "\n")
+
+
 def profiles_list(ctx: typer.Context, config: Optional[Path] = ConfigOpt) -> None:
     from .. import profiles as P
     from ..config import resolve
@@ -53,12 +65,12 @@ def profiles_list(ctx: typer.Context, config: Optional[Path] = ConfigOpt) -> Non
     except Exception:
         default = None
     out = env.stdout
-    out.write(f"# {cfg.path} ({cfg.origin})\n")
-    width = max([len(n) for n in cfg.profiles] + [7])
-    for name, p in cfg.profiles.items():
+    out.write(f"# {one_line(cfg.path)} ({cfg.origin})\n")
+    width = max([len(one_line(n)) for n in cfg.profiles] + [7])
+    for name, p in cfg.profiles.items():  # names and models come from a config file: one clean line each
         mark = "*" if name == default else " "
-        models = p.root if p.sub_model == p.root else f"{p.root} + {p.sub_model}"
-        out.write(f"{mark} {name:<{width}}  {models:<45}  {_status(cfg, p, env.environ)}\n")
+        models = one_line(p.root if p.sub_model == p.root else f"{p.root} + {p.sub_model}")
+        out.write(f"{mark} {one_line(name):<{width}}  {models:<45}  {one_line(_status(cfg, p, env.environ))}\n")
     out.write("(* = used when no -p is given)\n" if default else "(no profile usable without -p: set a key or see `rlm config init`)\n")
 
 
@@ -72,10 +84,10 @@ def profiles_show(ctx: typer.Context, name: str = typer.Argument(..., help="Prof
     env = _env(ctx)
     cfg = P.load(str(config) if config else None, env.environ)
     p = _named(cfg, name)
-    out = env.stdout
+    out = _OneLines(env.stdout)
     out.write(f"profile {p.name}: {p.description}\n" if p.description else f"profile {p.name}\n")
     out.write(f"  status: {_status(cfg, p, env.environ)}\n")
-    for role, model in (("root", p.root), ("sub", p.sub_model)):
+    for role, model in (("root", p.root), ("sub", p.sub_model), *(("sub_models", m) for m in p.sub_models)):
         out.write(f"  {role}: {model}\n")
         deps = cfg.deployments_for(model) or [P.Deployment(model, {"model": model})]
         for d in deps:
@@ -121,9 +133,12 @@ def config_init(ctx: typer.Context, file: Optional[Path] = typer.Argument(None, 
 def config_show(ctx: typer.Context, config: Optional[Path] = ConfigOpt) -> None:
     from .. import profiles as P
     from .. import redact
+    from ..env import isatty
 
     env = _env(ctx)
     path, origin = P.find(str(config) if config else None, env.environ)
     P.load(str(config) if config else None, env.environ)  # validate first: errors name the file
-    env.stderr.write(f"# {path} ({origin})\n")
-    env.stdout.write(redact.redact(path.read_text(encoding="utf-8")))
+    env.stderr.write(f"# {one_line(path)} ({origin})\n")
+    text = redact.redact(path.read_text(encoding="utf-8"))
+    env.stdout.write(clean(text) if isatty(env.stdout) else text)
+

@@ -33,8 +33,7 @@ def list_conversations(
     env = _env(ctx)
     metas = Store().all()[:limit]
     if json_out:
-        for m in metas:
-            env.stdout.write(json.dumps(_summary(m), ensure_ascii=False) + "\n")
+        _write(env, "".join(json.dumps(_summary(m), ensure_ascii=False) + "\n" for m in metas), True)
         return 0
     if not metas:
         env.stderr.write("rlm: no conversations yet (every `rlm ask` starts one; `rlm ask -c` follows up)\n")
@@ -42,7 +41,7 @@ def list_conversations(
     rows = [("CONVERSATION", "LAST USED", "QUESTIONS", "COST", "DOCUMENTS")]
     for m in metas:
         docs = ", ".join(m.sources[:3]) + (f" +{len(m.sources) - 3}" if len(m.sources) > 3 else "")
-        rows.append((m.id, time.strftime("%Y-%m-%d %H:%M", time.localtime(m.updated)), str(len(m.exchanges)),
+        rows.append((_one_line(m.id, 80), time.strftime("%Y-%m-%d %H:%M", time.localtime(m.updated)), str(len(m.exchanges)),
                      f"${m.usage.get('cost_usd', 0):.4f}", docs))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
@@ -69,10 +68,11 @@ def show(
     store = Store()
     meta = store.latest() if cid == "latest" else store.load(cid)
     if json_out:
-        env.stdout.write(json.dumps(_summary(meta) | {"exchanges": [vars(e) for e in meta.exchanges]},
-                                    ensure_ascii=False, indent=2) + "\n")
+        _write(env, json.dumps(_summary(meta) | {"exchanges": [vars(e) for e in meta.exchanges]},
+                               ensure_ascii=False, indent=2) + "\n", True)
         return 0
-    env.stdout.write(f"conversation {meta.id}: {len(meta.exchanges)} question(s) about {', '.join(meta.sources)}\n")
+    about = _one_line(", ".join(meta.sources), 1000)  # file names: one clean line
+    env.stdout.write(f"conversation {_one_line(meta.id, 80)}: {len(meta.exchanges)} question(s) about {about}\n")
     for i, e in enumerate(meta.exchanges, 1):
         env.stdout.write(f"\nquestion {i}: {_one_line(e.question, 100)}\n")
         path = Path(e.trajectory) if e.trajectory else None
@@ -100,6 +100,14 @@ def _summary(m) -> dict:
             "sources": m.sources, "usage": m.usage, "models": m.models, "variables": m.state.get("saved", [])}
 
 
+def _write(env, text: str, is_json: bool) -> None:
+    from .delivery import write_stdout
+
+    write_stdout(env, text, is_json)
+
+
 def _one_line(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
+    from ..ui.sanitize import one_line
+
+    text = " ".join(one_line(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"

@@ -52,8 +52,7 @@ def deliver(result, display, env, *, fmt: str = "text", output: Path | None = No
         if output and result.ok:
             write_output(output, text, result.run_id)
         elif not (fmt == "text" and getattr(display, "shows_answer", False) and same_terminal(env)):
-            env.stdout.write(text)  # (on one shared terminal the live tree's answer panel already shows it)
-            env.stdout.flush()
+            write_stdout(env, text, fmt == "json")  # (on one shared terminal the answer panel already shows it)
     display.finished(obj)
     if result.status in ("ok", "limit", "unsupported"):
         return int(result.exit_code)
@@ -76,6 +75,18 @@ def write_output(path: Path, text: str, run_id: str) -> None:
         write_atomic(saved, text)
         cause = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(f"{path}: cannot write the answer ({cause}); it was saved to {saved}") from None
+
+
+def write_stdout(env, text: str, is_json: bool) -> None:
+    """The answer (or JSON) on stdout: raw for a pipe or a file (they are data), sanitised for a terminal
+    (no escape sequences or control characters; JSON keeps its value, C1 characters escaped)."""
+    from ..env import isatty
+    from ..ui.sanitize import clean, fix_unicode, terminal_json
+
+    if isatty(env.stdout):
+        text = terminal_json(text) if is_json else clean(text)
+    env.stdout.write(fix_unicode(text))
+    env.stdout.flush()
 
 
 def same_terminal(env) -> bool:

@@ -81,10 +81,12 @@ def exit_status(checks: list[Check]) -> int:
 def render(checks: list[Check], code: int) -> str:
     from .. import redact
 
+    from ..ui.sanitize import one_line
+
     lines = []
-    for c in checks:
-        lines.append(f"{c.status:<4}  {c.name:<10}  {c.detail}" + ("" if c.needed or c.status == OK else "  (optional)"))
-        lines += [f"{'':16}{item}" for item in c.items]
+    for c in checks:  # details hold paths and error messages from outside: one clean line each
+        lines.append(f"{c.status:<4}  {c.name:<10}  {one_line(c.detail)}" + ("" if c.needed or c.status == OK else "  (optional)"))
+        lines += [f"{'':16}{one_line(item)}" for item in c.items]
     bad = [c.name for c in checks if c.broken]
     lines.append(f"\nrlm doctor: {'all needed checks passed' if not bad else 'broken: ' + ', '.join(bad)} (exit {code})")
     return redact.redact("\n".join(lines)) + "\n"

@@ -1,35 +1,165 @@
-"""`rlm ingest SOURCES...` (what the model will see) and `rlm cache info|clear`."""
+"""`rlm ingest SOURCES...`: what the model will see (per-source characters, tokens, parts, warnings)."""
 from __future__ import annotations
 
 import json
 import os
 import time
-from enum import Enum
+from dataclasses import dataclass
 from typing import List, Optional
 
 import typer
 
+from . import options as O
 
-class OcrMode(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
-class PdfEngine(str, Enum):
-    auto = "auto"
-    pdfium = "pdfium"
-    pypdf = "pypdf"
+EXACT_LIMIT = 4_000_000
 
 
 def register(app: typer.Typer) -> None:
     app.command("ingest", help="Show what the model will see for SOURCES: per-source chars, tokens, pages, warnings.")(ingest)
-    cache_app = typer.Typer(help="The parse cache (text of PDF, DOCX, XLSX, PPTX, EPUB, HTML, e-mail and OCR'd files, keyed by "
-                                 "path, size, mtime and content hash; URLs by ETag/Last-Modified).",
-                            no_args_is_help=True)
-    cache_app.command("info", help="Where the cache is, how many entries, how big.")(cache_info)
-    cache_app.command("clear", help="Delete every cache entry.")(cache_clear)
-    app.add_typer(cache_app, name="cache")
+    from .cache_cmd import register as register_cache
+
+    register_cache(app)
+
+
+def ingest(
+    ctx: typer.Context,
+    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, http(s) URLs, or '-' for stdin "
+                                                               "(stdin is read when none is given)."),
+    include: O.Include = [],  # noqa: B006 (typer copies it)
+    exclude: O.Exclude = [],  # noqa: B006
+    password: O.Password = None,
+    pdf_engine: O.PdfEngine = "auto",
+    no_cache: O.NoCache = False,
+    ocr: O.Ocr = O.OcrMode.auto,
+    max_download: O.MaxDownload = None,
+    text: bool = typer.Option(False, "--text", help="Dump the context text (what the model's `context` holds) to stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Timing and every warning on stderr."),
+) -> None:
+    from ..env import of
+    from ..errors import UsageError
+
+    env = of(ctx)
+    if text and as_json:
+        raise UsageError("--text and --json cannot be combined")
+    srcs = list(sources or [])
+    if not srcs and env.stdin_isatty:
+        raise UsageError("no sources given (and stdin is a terminal)", hint="rlm ingest FILE_OR_DIR... or pipe text in")
+    t0 = time.perf_counter()
+    context = _load(env, srcs, include=include, exclude=exclude, password=password, pdf_engine=pdf_engine,
+                    use_cache=not no_cache, ocr=ocr.value, max_download=max_download)
+    elapsed = time.perf_counter() - t0
+    if verbose:
+        _timing(env, context, elapsed)
+    if text:
+        _write(env, context.text if context.text.endswith("\n") else context.text + "\n")
+        return
+    summary = Summary.of(context, elapsed)
+    if as_json:
+        _write(env, json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", is_json=True)
+    else:
+        _print_table(env, summary)
+
+
+def _write(env, text: str, is_json: bool = False) -> None:
+    """A pipe gets the exact text; a terminal gets it without escape sequences (JSON stays valid)."""
+    from .delivery import write_stdout
+
+    write_stdout(env, text, is_json)
+
+
+def _load(env, srcs: list[str], *, max_download, **reading):
+    from rich.console import Console
+
+    from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
+
+    err_console = Console(file=env.stderr, stderr=True, no_color="NO_COLOR" in os.environ)
+    progress = None
+    if err_console.is_terminal:
+        from ..ingest.progress import RichProgress
+
+        progress = RichProgress(err_console)
+    stdin = env.stdin if ("-" in srcs or not srcs) else None
+    return load_sources(srcs, stdin=stdin, progress=progress,
+                        max_download=max_download if max_download is not None else DEFAULT_MAX_DOWNLOAD, **reading)
+
+
+def _timing(env, context, elapsed: float) -> None:
+    from ..ui.sanitize import one_line
+
+    env.stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
+    for w in context.warnings:
+        env.stderr.write(f"rlm: warning: {one_line(w)}\n")
+    env.stderr.flush()
+
+
+@dataclass
+class Summary:
+    rows: list[dict]
+    chars: int
+    tokens: int
+    exact: bool
+    tokenizer: bool
+    warnings: list[str]
+    seconds: float
+
+    @classmethod
+    def of(cls, context, elapsed: float) -> "Summary":
+        texts = [context.text[s.start:s.end] for s in context.sources]
+        tokens, exact = count_tokens(texts)
+        (total,), total_exact = count_tokens([context.text])
+        rows = [{"name": s.name, "kind": s.kind, "size_bytes": s.size_bytes, "chars": s.chars, "tokens": tok,
+                 "pages": _parts(s), "unit": s.unit if s.pages else "", "warnings": list(s.warnings)}
+                for s, tok in zip(context.sources, tokens)]
+        return cls(rows, len(context.text), total, exact and total_exact, load_encoding() is not None,
+                   list(context.warnings), elapsed)
+
+    def as_dict(self) -> dict:
+        return {"sources": self.rows,
+                "total": {"sources": len(self.rows), "chars": self.chars, "tokens": self.tokens,
+                          "pages": sum(r["pages"] for r in self.rows)},
+                "tokens_exact": self.exact, "tokenizer": "cl100k_base" if self.tokenizer else "estimate (chars/4)",
+                "warnings": self.warnings, "seconds": round(self.seconds, 3)}
+
+
+def _print_table(env, s: Summary) -> None:
+    from rich.console import Console
+
+    out = Console(file=env.stdout, no_color="NO_COLOR" in os.environ, highlight=False)
+    if not out.is_terminal:
+        out = Console(file=env.stdout, no_color=True, highlight=False, width=1000)  # pipes: never wrap
+    out.print(_table(s))
+    if s.warnings:
+        from ..ui.sanitize import one_line
+
+        out.print()
+        for w in s.warnings:
+            out.print(f"warning: {one_line(w)}", markup=False, soft_wrap=True, highlight=False)
+    if not s.tokenizer:
+        out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
+    elif not s.exact:
+        out.print(f"(sources over {EXACT_LIMIT:,} characters: cl100k_base counts extrapolated from samples)", markup=False)
+
+
+def _table(s: Summary):
+    from rich.table import Table
+
+    approx = "" if s.exact else "~"
+    rows = s.rows
+    table = Table(title=None, show_footer=len(rows) > 1, box=None, pad_edge=False)
+    table.add_column("source", footer="total")
+    table.add_column("kind")
+    table.add_column("chars", justify="right", footer=f"{s.chars:,}")
+    table.add_column("tokens" + ("" if s.exact else " (est.)"), justify="right", footer=f"{approx}{s.tokens:,}")
+    units = {r["unit"] for r in rows if r["pages"]}
+    total_parts = f"{sum(r['pages'] for r in rows):,} {_plural(units.pop(), 2)}" if len(units) == 1 else ""
+    table.add_column("parts", justify="right", footer=total_parts)
+    table.add_column("warnings", justify="right", footer=str(len(s.warnings)) if s.warnings else "")
+    for r in rows:  # names come from outside (file names, URLs, documents): escaped, never markup or escapes
+        table.add_row(_plain(r["name"]), _plain(r["kind"]), f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
+                      f"{r['pages']:,} {_plural(r['unit'], r['pages'])}" if r["pages"] else "",
+                      str(len(r["warnings"])) if r["warnings"] else "")
+    return table
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -52,126 +182,6 @@ def count_tokens(texts: list[str], enc=None) -> tuple[list[int], bool]:
     return [n for n, _ in counted], all(exact for _, exact in counted)
 
 
-EXACT_LIMIT = 4_000_000
-
-
-# ---------------------------------------------------------------------------------- commands
-def _env(ctx: typer.Context):
-    from ..env import of
-
-    env = of(ctx)
-    return env.stdin, env.stdout, env.stderr, env.stdin_isatty
-
-
-def ingest(
-    ctx: typer.Context,
-    sources: Optional[List[str]] = typer.Argument(None, help="Files, directories, http(s) URLs, or '-' for stdin "
-                                                               "(stdin is read when none is given)."),
-    include: List[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
-    exclude: List[str] = typer.Option([], "--exclude", help="Skip files/dirs matching this glob (repeatable)."),
-    password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
-    pdf_engine: PdfEngine = typer.Option(PdfEngine.auto, "--pdf-engine", help="PDF text engine: auto (PDFium, pypdf fallback), pdfium, pypdf."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
-    ocr: OcrMode = typer.Option(OcrMode.auto, "--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): auto, always, never."),
-    max_download: Optional[str] = typer.Option(None, "--max-download", metavar="SIZE", help="Largest URL download, e.g. 50MB [default: 200MB]."),
-    text: bool = typer.Option(False, "--text", help="Dump the context text (what the model's `context` holds) to stdout."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Timing and every warning on stderr."),
-) -> None:
-    from ..errors import UsageError
-    from ..ingest import DEFAULT_MAX_DOWNLOAD, load_sources
-    from ..ingest.base import parse_size
-
-    stdin, stdout, stderr, stdin_isatty = _env(ctx)
-    if text and as_json:
-        raise UsageError("--text and --json cannot be combined")
-    try:
-        limit = parse_size(max_download) if max_download is not None else DEFAULT_MAX_DOWNLOAD
-    except ValueError as e:
-        raise UsageError(f"--max-download: {e}") from None
-    srcs = list(sources or [])
-    if not srcs and stdin_isatty:
-        raise UsageError("no sources given (and stdin is a terminal)", hint="rlm ingest FILE_OR_DIR... or pipe text in")
-    from rich.console import Console
-
-    err_console = Console(file=stderr, stderr=True, no_color="NO_COLOR" in os.environ)
-    progress = None
-    if err_console.is_terminal:
-        from ..ingest.progress import RichProgress
-
-        progress = RichProgress(err_console)
-    t0 = time.perf_counter()
-    context = load_sources(srcs, stdin=stdin if ("-" in srcs or not srcs) else None, include=include, exclude=exclude,
-                           password=password, pdf_engine=pdf_engine.value, use_cache=not no_cache, progress=progress,
-                           ocr=ocr.value, max_download=limit)
-    elapsed = time.perf_counter() - t0
-    if verbose:
-        stderr.write(f"rlm: read {len(context.sources):,} source(s), {len(context.text):,} chars in {elapsed:.2f}s\n")
-        for w in context.warnings:
-            stderr.write(f"rlm: warning: {w}\n")
-        stderr.flush()
-    if text:
-        stdout.write(context.text)
-        if not context.text.endswith("\n"):
-            stdout.write("\n")
-        stdout.flush()
-        return
-
-    texts = [context.text[s.start:s.end] for s in context.sources]
-    tokenizer = load_encoding() is not None
-    tokens, exact = count_tokens(texts)
-    total_tokens, total_exact = count_tokens([context.text])
-    exact = exact and total_exact
-    rows = []
-    for s, tok in zip(context.sources, tokens):
-        rows.append({
-            "name": s.name, "kind": s.kind, "size_bytes": s.size_bytes, "chars": s.chars, "tokens": tok,
-            "pages": _parts(s), "unit": s.unit if s.pages else "", "warnings": list(s.warnings),
-        })
-    if as_json:
-        json.dump({
-            "sources": rows,
-            "total": {"sources": len(rows), "chars": len(context.text), "tokens": total_tokens[0],
-                      "pages": sum(r["pages"] for r in rows)},
-            "tokens_exact": exact,
-            "tokenizer": "cl100k_base" if tokenizer else "estimate (chars/4)",
-            "warnings": list(context.warnings),
-            "seconds": round(elapsed, 3),
-        }, stdout, ensure_ascii=False, indent=2)
-        stdout.write("\n")
-        stdout.flush()
-        return
-
-    from rich.table import Table
-
-    out = Console(file=stdout, no_color="NO_COLOR" in os.environ, highlight=False)
-    if not out.is_terminal:
-        out = Console(file=stdout, no_color=True, highlight=False, width=1000)  # pipes: never wrap
-    approx = "" if exact else "~"
-    table = Table(title=None, show_footer=len(rows) > 1, box=None, pad_edge=False)
-    table.add_column("source", footer="total")
-    table.add_column("kind")
-    table.add_column("chars", justify="right", footer=f"{len(context.text):,}")
-    table.add_column("tokens" + ("" if exact else " (est.)"), justify="right", footer=f"{approx}{total_tokens[0]:,}")
-    units = {r["unit"] for r in rows if r["pages"]}
-    total_parts = f"{sum(r['pages'] for r in rows):,} {_plural(units.pop(), 2)}" if len(units) == 1 else ""
-    table.add_column("parts", justify="right", footer=total_parts)
-    table.add_column("warnings", justify="right", footer=str(len(context.warnings)) if context.warnings else "")
-    for r in rows:
-        table.add_row(_plain(r["name"]), r["kind"], f"{r['chars']:,}", f"{approx}{r['tokens']:,}",
-                      f"{r['pages']:,} {_plural(r['unit'], r['pages'])}" if r["pages"] else "",
-                      str(len(r["warnings"])) if r["warnings"] else "")
-    out.print(table)
-    if context.warnings:
-        out.print()
-        for w in context.warnings:
-            out.print(f"warning: {w}", markup=False, soft_wrap=True)
-    if not tokenizer:
-        out.print("(tiktoken's cl100k_base could not be loaded offline: token counts are chars/4 estimates)", markup=False)
-    elif not exact:
-        out.print(f"(sources over {EXACT_LIMIT:,} characters: cl100k_base counts extrapolated from samples)", markup=False)
-
-
 def _parts(source) -> int:
     """Pages, chapters, slides, messages, sections; sheets counted once however many row runs they have."""
     if source.unit == "sheet":
@@ -184,29 +194,9 @@ def _plural(unit: str, n: int) -> str:
                                 "section": "sections"}.get(unit, unit + "s")
 
 
-def _plain(name: str) -> str:
-    """A name from a document or a URL shown in the table: no control characters or Rich markup."""
-    from rich.markup import escape
+def _plain(name: str, limit: int = 200) -> str:
+    """A name from a file, a document or a URL shown in the table: the one terminal sanitiser, escaped."""
+    from ..ui.sanitize import markup
 
-    from ..ingest.base import clean_label
-
-    return escape(clean_label(name, 200))
-
-
-def cache_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    from ..ingest import cache
-
-    info = cache.info()
-    if as_json:
-        typer.echo(json.dumps(info))
-        return
-    typer.echo(f"path:    {info['path']}")
-    typer.echo(f"entries: {info['entries']:,}")
-    typer.echo(f"size:    {info['bytes']:,} bytes")
-
-
-def cache_clear() -> None:
-    from ..ingest import cache
-
-    n = cache.clear()
-    typer.echo(f"removed {n:,} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_root()}")
+    name = str(name)
+    return markup(name if len(name) <= limit else name[: limit - 1] + "…")

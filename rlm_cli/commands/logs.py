@@ -30,18 +30,19 @@ def list_runs(
 
     from ..ui import trajectory
 
+    from ..ui.sanitize import one_line
+
     env = _env(ctx)
     infos = [trajectory.run_info(p) for p in reversed(trajectory.run_files()[-limit:])]
     if json_out:
-        for info in infos:
-            env.stdout.write(json.dumps(info.as_dict(), ensure_ascii=False) + "\n")
+        _emit(env, None, "".join(json.dumps(info.as_dict(), ensure_ascii=False) + "\n" for info in infos), is_json=True)
         return 0
     if not infos:
         env.stderr.write(f"rlm: no saved runs in {trajectory.runs_dir()}\n")
         return 0
     rows = [("RUN", "STARTED", "STATUS", "COST", "CALLS", "QUESTION")]
     for i in infos:
-        rows.append((i.run_id, time.strftime("%Y-%m-%d %H:%M", time.localtime(i.started)), i.status,
+        rows.append((one_line(i.run_id), time.strftime("%Y-%m-%d %H:%M", time.localtime(i.started)), one_line(i.status),
                      f"${i.cost_usd:.4f}", str(i.calls), _one_line(i.question, 60)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
@@ -50,7 +51,9 @@ def list_runs(
 
 
 def _one_line(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    from ..ui.sanitize import one_line
+
+    text = " ".join(one_line(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -88,18 +91,25 @@ def show(
     else:
         text = None
     if text is not None:
-        _emit(env, output, text)
+        _emit(env, output, text, is_json=json_out)
         return 0
     _show_tree(env, events, output, collapse, color, width, running=trajectory.is_running(path))
     return 0
 
 
-def _emit(env, output: Optional[Path], text: str) -> None:
+def _emit(env, output: Optional[Path], text: str, is_json: bool = False) -> None:
+    """To FILE as is; to stdout as is for a pipe, sanitised for a terminal (a trajectory holds model text)."""
+    from ..env import isatty
+    from ..ui.sanitize import clean, fix_unicode, terminal_json
+
+    text = fix_unicode(text)
     if output:
         from ..ui.output import write_atomic
 
         write_atomic(output, text)
     else:
+        if isatty(env.stdout):
+            text = terminal_json(text) if is_json else clean(text)
         env.stdout.write(text)
         env.stdout.flush()
 
@@ -116,7 +126,9 @@ def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[
     state = TreeState.from_events(events, opts)
     if state.status == "running" and not running:  # no end event and nobody writing: it was killed
         state.status, state.error = "incomplete", "the run stopped without an end event (killed)"
-    tty = not output and _isatty(env.stdout)
+    from ..env import isatty
+
+    tty = not output and isatty(env.stdout)
     use_color = color_enabled(env, color, tty)
     buf = io.StringIO() if output else None
     console = Console(file=buf or env.stdout, force_terminal=use_color, color_system="auto" if use_color else None,
@@ -125,12 +137,6 @@ def _show_tree(env, events, output, collapse: bool, color: str, width: Optional[
     if buf is not None:
         _emit(env, output, buf.getvalue())
 
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @logs_app.command("prune", help="Delete all but the N newest saved runs.")

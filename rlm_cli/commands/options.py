@@ -87,6 +87,13 @@ Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to 
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
 PdfEngine = Annotated[str, typer.Option("--pdf-engine", help="auto | pdfium | pypdf.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the parse cache.")]
+ResponseCache = Annotated[bool, typer.Option(
+    "--cache", help="Answer repeated model calls from rlm's response cache (and keep new answers there); "
+                    "calls at a configured temperature > 0 are not cached.")]
+CacheSampled = Annotated[bool, typer.Option(
+    "--cache-sampled", help="With --cache: also cache calls whose configured temperature is above 0.")]
+NoPromptCache = Annotated[bool, typer.Option(
+    "--no-prompt-cache", help="Do not mark requests for the provider's prompt cache (on by default where supported).")]
 Ocr = Annotated[OcrMode, typer.Option("--ocr", help="OCR scanned PDF pages and images (needs the [ocr] extra): "
                                                      "auto (pages without text, images named here), always, never.")]
 MaxDownload = Annotated[Optional[int], typer.Option("--max-download", metavar="SIZE", parser=_size,
@@ -137,6 +144,9 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
                      max_cost=g("max_cost"), max_tokens=g("max_tokens"), timeout=g("timeout"),
                      exec_timeout=g("exec_timeout", defaults.EXEC_TIMEOUT), concurrency=g("concurrency"),
                      sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"),
+                     prompt_cache=False if g("no_prompt_cache") else None,
+                     cache=True if g("response_cache") or g("cache_sampled") else None,
+                     cache_sampled=True if g("cache_sampled") else None,
                      evidence=g("evidence", EvidenceMode.optional).value)
     fmt = g("fmt") or Format.text
     return AskOptions(

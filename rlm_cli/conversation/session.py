@@ -30,6 +30,8 @@ class Conversation:
         self.last_state = state.StateReport()
         self._tmp = None if store is not None else Path(tempfile.mkdtemp(prefix="rlm-conversation-"))
         self._lock = lock  # held (an ExitStack) until close(): one process per stored conversation
+        self._run = None  # the run of the question being asked (for cancel())
+        self._cancelled = False
 
     @property
     def id(self) -> str:
@@ -49,9 +51,24 @@ class Conversation:
         box = self.repl()
         told = preamble(self.meta.exchanges, state.variables(box) if self.meta.exchanges else [],
                         self.last_state.skipped, run.config.root_window_tokens)
-        result = run.execute(question, self.context, sandbox=box, preamble=told, conversation=self.id)
+        self._run, self._cancelled = run, False
+        try:
+            result = run.execute(question, self.context, sandbox=box, preamble=told, conversation=self.id)
+        finally:
+            self._run = None
         self._record(result)
         return result
+
+    def cancel(self) -> None:
+        """Stop the question being asked, from another thread (an MCP client's cancellation): no model
+        call starts after this, a running code block is killed, and the REPL goes back to the variables
+        saved after the last question that finished."""
+        self._cancelled = True
+        run, box = self._run, self.box
+        if run is not None:
+            run.cancel()
+        if box is not None:
+            box.interrupt()
 
     def _question_limits(self):
         """The run's limits, lowered to what is left of the conversation-wide caps."""
@@ -70,7 +87,9 @@ class Conversation:
                                             result.trajectory_path, round(u.cost_usd, 6), u.tokens, u.calls))
         for key, value in (("calls", u.calls), ("tokens", u.tokens), ("cost_usd", u.cost_usd)):
             self.meta.usage[key] = round(self.meta.usage.get(key, 0) + value, 6)
-        if self.box is not None and self.box.busy:  # stopped mid-block: back to the last saved variables
+        if self._cancelled:  # cancelled: the REPL may have been killed mid-block; the saved variables stay
+            self.close_repl(graceful=False)
+        elif self.box is not None and self.box.busy:  # stopped mid-block: back to the last saved variables
             self._fresh_repl()
         else:
             self.save_state()

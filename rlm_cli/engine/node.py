@@ -131,6 +131,9 @@ class Node:
             self.emit(ev.CODE_END, iteration=iteration, block=i, output=shown, error=res.error,
                       duration_s=round(res.duration_s, 4), timed_out=res.timed_out, restarted=res.restarted,
                       has_final=res.has_final)
+            for warning in res.warnings:
+                self.run_.warnings.append(warning)
+                self.emit(ev.WARNING, message=warning)
             if res.has_final:
                 self.claims = list(res.evidence)
                 return res.final if res.final is not None else ""
@@ -170,14 +173,17 @@ class Node:
 
     def llm_query(self, prompt: str, model: str | None, subcall: int | None = None) -> str:
         from ..errors import ContextOverflow
+        from ..sandbox.trust import allowed_model, check_prompt
 
+        model = allowed_model(model, self.cfg.sub, (self.cfg.root_model, *self.cfg.sub_models))
+        check_prompt(prompt, self.cfg.sandbox.max_prompt_chars)
         window = self.cfg.sub_window_tokens
         if window is not None:
             n = self._count(prompt)
             if n > window:
                 raise ContextOverflow(f"prompt of {n:,} tokens is larger than the sub model's window "
                                       f"({window:,} tokens): split it into smaller chunks")
-        return self.run_.complete(model or self.cfg.sub, [{"role": "user", "content": prompt}], self.emit,
+        return self.run_.complete(model, [{"role": "user", "content": prompt}], self.emit,
                                   role="sub", subcall=subcall)
 
     def rlm_query(self, question: str, sub_context: str, subcall: int | None = None) -> str:

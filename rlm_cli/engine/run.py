@@ -15,7 +15,7 @@ from ..backends.base import Model
 from ..errors import ExitStatus, LimitExceeded, RLMError
 from ..sandbox import Sandbox, SandboxOptions
 from ..tokens import Approx, TokenCounter
-from ..usage import Budget, Limits, Usage
+from ..usage import Budget, Limits, SharedBudget, Usage
 
 # (context text, sources, options) -> a Sandbox; None: a SubprocessSandbox
 SandboxFactory = Callable[[str, list, SandboxOptions], Sandbox]
@@ -33,6 +33,10 @@ class RunConfig:
     tokens: TokenCounter = field(default_factory=Approx)
     sandbox_factory: SandboxFactory | None = None
     evidence: str = "optional"  # optional | required: an answer without verified evidence ends as "unsupported"
+    prompt_cache: bool = False  # root turns ask the backend to make their prefix cacheable (provider prompt cache)
+    responses: object | None = None  # a response_cache.ResponseCache (--cache): get(model, messages) / put(...)
+    sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
+    shared: SharedBudget | None = None  # a gate and budget shared with other runs (a batch); None: this run's own
 
     @property
     def sub(self) -> str:
@@ -89,10 +93,11 @@ class Run:
         self.bus = bus or ev.EventBus()
         self.run_id = run_id or new_run_id()
         self.usage = Usage()
-        self.budget = Budget(config.limits, self.usage)
-        self.gate = threading.BoundedSemaphore(max(config.concurrency, 1))
+        self.budget = Budget(config.limits, self.usage, shared=config.shared)
+        self.gate = config.shared.gate if config.shared else threading.BoundedSemaphore(max(config.concurrency, 1))
         self.cancelled = threading.Event()
         self.root_iterations = 0
+        self.warnings: list[str] = []
         self.trajectory_path: str | None = None
         self.conversation: str | None = None
         self._ids = itertools.count(1)
@@ -109,7 +114,7 @@ class Run:
         from .node import Node
 
         t0 = time.monotonic()
-        warnings = list(context.warnings)
+        self.warnings = warnings = list(context.warnings)  # nodes add theirs (e.g. an answer cut at its cap)
         for w in warnings:
             self.bus.emit(ev.WARNING, message=w)
         self.conversation = conversation
@@ -123,6 +128,9 @@ class Run:
             exc = e
             if not isinstance(e, LimitExceeded):
                 self.cancel()
+        responses = self.config.responses
+        if responses is not None and responses.error:
+            warnings.append(responses.error)
         result = self._result(question, answer, exc, time.monotonic() - t0, warnings,
                               [s.name for s in context.sources])
         if answer is not None and root is not None:
@@ -204,13 +212,17 @@ class Run:
         signals run them with threads.call_abandonable, so Ctrl-C is never held up here.)"""
         if self.cancelled.is_set():
             raise Cancelled("the run was cancelled")
+        cached = self._from_cache(model, messages, emit, role, subcall)
+        if cached is not None:
+            return cached
         self.budget.admit()
         call_id = self.next_call_id()
+        extra = {"prompt_cache": True} if self.config.prompt_cache and role == "root" else {}
         try:
             with self.gate:
                 emit(ev.MODEL_START, call_id=call_id, role=role, model=model, subcall=subcall)
                 try:
-                    c = self.model.complete(model, messages, timeout=self._call_timeout())
+                    c = self.model.complete(model, messages, timeout=self._call_timeout(), **extra)
                 except BaseException as exc:
                     stopped = isinstance(exc, (KeyboardInterrupt, Cancelled))
                     emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall,
@@ -218,13 +230,33 @@ class Run:
                          error=str(exc) or type(exc).__name__, prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
                          duration_s=0.0)
                     raise
-            self.usage.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd)
+            self.budget.record(model, c.prompt_tokens, c.completion_tokens, c.cost_usd,
+                               cached_tokens=c.cached_tokens, cache_write_tokens=c.cache_write_tokens)
         finally:
             self.budget.release()
+        if self.config.responses is not None:
+            self.config.responses.put(model, messages, c.text)
+        cache = {"cached_tokens": c.cached_tokens, "cache_write_tokens": c.cache_write_tokens} if (
+            c.cached_tokens or c.cache_write_tokens) else {}
         emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok",
              prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
-             duration_s=round(c.duration_s, 4), text=c.text, totals=self.totals())
+             duration_s=round(c.duration_s, 4), text=c.text, totals=self.totals(), **cache)
+        if self.cancelled.is_set():  # cancelled while the call was out: its reply's code must not run
+            raise Cancelled("the run was cancelled")
         return c.text
+
+    def _from_cache(self, model: str, messages: list[dict], emit, role: str, subcall: int | None) -> str | None:
+        """An answer from the response cache (--cache): no request, no cost; MODEL_END says `cached`."""
+        responses = self.config.responses
+        text = responses.get(model, messages) if responses is not None else None
+        if text is None:
+            return None
+        call_id = self.next_call_id()
+        self.usage.record_hit(model)
+        emit(ev.MODEL_START, call_id=call_id, role=role, model=model, subcall=subcall)
+        emit(ev.MODEL_END, call_id=call_id, role=role, model=model, subcall=subcall, status="ok", prompt_tokens=0,
+             completion_tokens=0, cost_usd=0.0, duration_s=0.0, text=text, totals=self.totals(), cached=True)
+        return text
 
     def _call_timeout(self) -> float | None:
         left = self.budget.remaining_time()
@@ -246,7 +278,7 @@ class Run:
     def totals(self) -> dict:
         u = self.usage
         return {"calls": u.calls, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
-                "duration_s": round(self.budget.elapsed(), 3)}
+                "duration_s": round(self.budget.elapsed(), 3)} | ({"cache_hits": u.cache_hits} if u.cache_hits else {})
 
 
 def outcome(exc: BaseException | None) -> tuple[str, ExitStatus, str | None]:

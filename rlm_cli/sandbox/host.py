@@ -17,11 +17,13 @@ import atexit
 import json
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -30,23 +32,18 @@ from typing import Callable, Protocol
 
 from ..evidence.claims import claims_from
 from ..threads import get, start_daemon
+from . import trust
+from .trust import CallRefused
 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
 MAX_BATCH = 1024  # prompts in one batched call
+INBOX_MESSAGES = 2  # parsed messages buffered from the worker (the reader waits: back-pressure on its pipe)
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 SCRATCH_PREFIX, CTX_PREFIX = "rlm-scratch-", "rlm-ctx-"  # + "<host pid>-": the janitor's owner check
 
 # handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
 CallHandler = Callable[[str, dict], list]
-
-
-class CallRefused(Exception):
-    """A sub-call the host will not serve; `fatal` ends the run (a budget ran out)."""
-
-    def __init__(self, message: str, fatal: bool = False):
-        super().__init__(message)
-        self.fatal = fatal
 
 
 @dataclass
@@ -63,6 +60,16 @@ class SandboxOptions:
     max_message_mb: int = MAX_MESSAGE_BYTES >> 20  # one message from the worker
     max_batch: int = MAX_BATCH  # prompts/questions in one call
     max_sub_prompts: int = 100_000  # prompts + child questions over the sandbox's lifetime
+    max_final_chars: int = 1_000_000  # a longer FINAL answer is cut (with a warning)
+    max_prompt_chars: int = 4_000_000  # one llm_query prompt; larger ones are refused
+    max_question_chars: int = 100_000  # one rlm_query question; larger ones are refused
+
+    @property
+    def caps(self) -> trust.Caps:
+        """What the host accepts from one worker message (trust.py)."""
+        return trust.Caps(output_chars=self.max_output_chars, final_chars=self.max_final_chars,
+                          prompt_chars=self.max_prompt_chars, question_chars=self.max_question_chars,
+                          batch=self.max_batch)
 
 
 @dataclass
@@ -76,6 +83,7 @@ class ExecResult:
     restarted: bool = False
     duration_s: float = 0.0
     evidence: list = field(default_factory=list)  # evidence.Claim items FINAL carried (unverified here)
+    warnings: list[str] = field(default_factory=list)  # for the user (e.g. the answer was cut), not the model
 
     def render(self) -> str:
         """What the model is shown for this block."""
@@ -130,8 +138,10 @@ class _Process:
             os.close(p2c_r)
             os.close(c2p_w)
         self.wfd = p2c_w
+        os.set_blocking(p2c_w, False)  # a worker that stops reading cannot block the host (send's timeout)
         self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
-        self.inbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue = queue.Queue(maxsize=INBOX_MESSAGES)
+        self.closed = threading.Event()
         self.reader = start_daemon(self._read, name=f"rlm-worker-{self.proc.pid}")
         if opts.confine and opts.confine.get("rss_watchdog"):
             start_daemon(self._watch_rss, opts.memory_mb, name=f"rlm-rss-{self.proc.pid}")
@@ -175,7 +185,7 @@ class _Process:
         while self.proc.poll() is None:
             rss = rss_mb(self.proc.pid)
             if rss is not None and limit_mb and rss > limit_mb:
-                self.inbox.put({"type": "violation", "error": f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"})
+                self._put(self.inbox, trust.Violation(f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"))
                 self._signal_group()
                 return
             time.sleep(0.5)
@@ -188,30 +198,48 @@ class _Process:
                 if not line:
                     break
                 if len(line) > self.max_line:
-                    inbox.put({"type": "violation", "error": "message from the REPL exceeded the size cap"})
+                    self._put(inbox, trust.Violation("message from the REPL exceeded the size cap"))
                     break
                 try:
-                    inbox.put(json.loads(line))
-                except ValueError:
-                    inbox.put({"type": "violation", "error": "malformed message on the REPL channel"})
+                    msg = trust.parse_message(line)
+                except trust.Violation as exc:
+                    self._put(inbox, exc)
                     break
-        except (OSError, ValueError):
+                del line
+                self._put(inbox, msg)
+        except (OSError, ValueError, MemoryError):
             pass
         finally:
             try:
                 self.rfile.close()  # the reader owns the read end: closing it from kill() could block on its lock
             except OSError:
                 pass
-        inbox.put(None)
+        self._put(inbox, None)
 
-    def send(self, msg: dict) -> None:
+    def _put(self, inbox: queue.Queue, item) -> None:
+        """Queue a message, waiting while the host has not taken the previous ones (never after kill())."""
+        while not self.closed.is_set():
+            try:
+                inbox.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def send(self, msg: dict, timeout: float) -> None:
+        """Write one message; TimeoutError if the worker does not read it within `timeout` seconds."""
         data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-        try:
-            view = memoryview(data)
-            while view:
+        deadline = time.monotonic() + timeout
+        view = memoryview(data)
+        while view:
+            try:
                 view = view[os.write(self.wfd, view):]
-        except OSError as exc:
-            raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError from None
+                select.select([], [self.wfd], [], left)
+            except OSError as exc:
+                raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
 
     def recv(self, timeout: float | None) -> dict:
         try:
@@ -219,10 +247,13 @@ class _Process:
         except queue.Empty:
             raise TimeoutError from None
         if msg is None:
-            code = self.proc.wait(timeout=5) if self.proc.poll() is None else self.proc.returncode
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # it closed the channel but lives on
+                code = None
             raise WorkerDied(_describe_exit(code))
-        if msg.get("type") == "violation":
-            raise WorkerDied(msg["error"])
+        if isinstance(msg, trust.Violation):  # only the host's reader and watchdog queue these
+            raise WorkerDied(str(msg))
         return msg
 
     def _signal_group(self) -> None:
@@ -236,6 +267,7 @@ class _Process:
             pass
 
     def kill(self) -> None:
+        self.closed.set()
         self._signal_group()  # also when the worker is gone: a forked straggler (basic mode) may remain
         try:
             self.proc.wait(timeout=5)
@@ -252,9 +284,9 @@ class _Process:
 
     def stop(self) -> None:
         try:
-            self.send({"type": "exit"})
+            self.send({"type": "exit"}, timeout=1)
             self.proc.wait(timeout=1)
-        except (WorkerDied, subprocess.TimeoutExpired):
+        except (WorkerDied, TimeoutError, subprocess.TimeoutExpired):
             pass
         self.kill()
 
@@ -363,9 +395,9 @@ class SubprocessSandbox:
         sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
         self.start()
         self._seq += 1
-        self.proc.send(dict(msg, seq=self._seq))
         deadline = time.monotonic() + timeout
         try:
+            self.proc.send(dict(msg, seq=self._seq), timeout=timeout)
             while True:
                 reply = self.proc.recv(timeout=max(deadline - time.monotonic(), 0.01))
                 if reply.get("seq") == self._seq and str(reply.get("type", "")).startswith(msg["type"]):
@@ -379,8 +411,9 @@ class SubprocessSandbox:
     def _exchange(self, code: str, handler: CallHandler) -> ExecResult:
         proc = self.proc
         self._seq += 1
-        proc.send({"type": "exec", "code": code, "seq": self._seq})
-        budget = self.opts.exec_timeout + self.opts.grace  # worker time only: sub-calls pause the clock
+        wait = self.opts.exec_timeout + self.opts.grace
+        proc.send({"type": "exec", "code": code, "seq": self._seq}, timeout=wait)
+        budget = wait  # worker time only: sub-calls pause the clock
         while True:
             t0 = time.monotonic()
             msg = proc.recv(timeout=max(budget, 0.01))
@@ -389,26 +422,29 @@ class SubprocessSandbox:
             if kind == "result":
                 if msg.get("seq") != self._seq:
                     continue  # a stale or forged result: the real one is still to come
-                return ExecResult(
-                    stdout=msg.get("stdout", ""), error=msg.get("error"), final=msg.get("final"),
-                    has_final=bool(msg.get("has_final")), notes=list(msg.get("notes") or []),
-                    evidence=claims_from(msg.get("evidence")) if msg.get("has_final") else [],
-                )
+                try:
+                    r = trust.check_result(msg, self.opts.caps)
+                except trust.Violation as exc:
+                    raise WorkerDied(str(exc)) from None
+                return ExecResult(stdout=r.stdout, error=r.error, final=r.final, has_final=r.has_final,
+                                  notes=r.notes, warnings=r.warnings,
+                                  evidence=claims_from(msg.get("evidence")) if r.has_final else [])
             if kind == "call":
-                proc.send(self._serve(msg, handler))
+                proc.send(self._serve(msg, handler), timeout=wait)
             else:
-                raise WorkerDied(f"unexpected message {kind!r} on the REPL channel")
+                raise WorkerDied(f"unexpected message {str(kind)[:40]!r} on the REPL channel")
 
     def _serve(self, msg: dict, handler: CallHandler) -> dict:
-        reply = {"type": "reply", "id": msg.get("id")}
+        call_id = msg.get("id")
+        reply = {"type": "reply", "id": call_id if type(call_id) is int else None}
         try:
-            fn, args = msg.get("fn"), msg.get("args")
-            n = _check_call(fn, args, self.opts.max_batch)
+            call = trust.check_call(msg.get("fn"), msg.get("args"), self.opts.caps)
+            fn, n = call.fn, len(call.items)
             if self.sub_prompts + n > self.opts.max_sub_prompts:
                 raise CallRefused(f"this REPL may make at most {self.opts.max_sub_prompts:,} sub-calls in total "
                                   f"({self.sub_prompts:,} made, {n:,} more asked)")
             self.sub_prompts += n
-            results = handler(fn, args)
+            results = handler(fn, call.args)
             if not isinstance(results, list) or len(results) != n:
                 raise CallRefused(f"internal error: {fn} returned {len(results) if isinstance(results, list) else 'no'} "
                                   f"results for {n} prompts")
@@ -416,6 +452,13 @@ class SubprocessSandbox:
         except CallRefused as exc:
             reply.update(error=str(exc), fatal=exc.fatal)
         return reply
+
+    def interrupt(self) -> None:
+        """From any thread: kill the worker's process group now. A running block ends as if the worker had
+        died (the REPL restarts, its variables lost); the caller stops the run (Run.cancel)."""
+        proc = self.proc
+        if proc is not None:
+            proc._signal_group()
 
     def _restart(self) -> None:
         if self.proc is not None:
@@ -439,24 +482,6 @@ class SubprocessSandbox:
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close(graceful=exc_type is None)  # after Ctrl-C or an error, do not wait on the worker
-
-
-def _check_call(fn, args, max_batch: int) -> int:
-    """Validate a call message from the (untrusted) worker; returns how many prompts it holds."""
-    if fn not in ("llm_query", "rlm_query") or not isinstance(args, dict):
-        raise CallRefused(f"unknown function {fn!r}")
-    items = args.get("prompts") if fn == "llm_query" else args.get("questions")
-    if not isinstance(items, list) or not all(isinstance(x, str) for x in items) or not items:
-        raise CallRefused(f"{fn}: prompts must be a non-empty list of strings")
-    if fn == "rlm_query":
-        ctxs = args.get("contexts")
-        if not isinstance(ctxs, list) or len(ctxs) != len(items) or not all(isinstance(c, str) for c in ctxs):
-            raise CallRefused("rlm_query: one string sub_context per question is required")
-    if args.get("model") is not None and not isinstance(args.get("model"), str):
-        raise CallRefused(f"{fn}: model must be a string")
-    if len(items) > max_batch:
-        raise CallRefused(f"a batch may hold at most {max_batch} items (got {len(items)}); split it")
-    return len(items)
 
 
 # ---- cleanup on every exit path ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from .host import SubprocessSandbox, WorkerDied
 
 STATE_FILE = "state.pkl"
 MAX_STATE_BYTES = 256 << 20  # documented in README (Conversations): larger variables are not kept
-CONTROL_TIMEOUT = 60.0
+CONTROL_TIMEOUT = 60.0  # at most; a request waits no longer than a code block may run (exec timeout + grace)
 MAX_NAMES = 500  # names reported back per request (the rest are counted)
 
 
@@ -45,7 +45,7 @@ def save(box: SubprocessSandbox, dest: Path, max_bytes: int = MAX_STATE_BYTES) -
         return StateReport(error="no REPL is running")
     scratch_file = box.proc.scratch / STATE_FILE
     try:
-        reply = box.control({"type": "save", "path": str(scratch_file), "max_bytes": max_bytes}, CONTROL_TIMEOUT)
+        reply = box.control({"type": "save", "path": str(scratch_file), "max_bytes": max_bytes}, _timeout(box))
     except (TimeoutError, WorkerDied) as exc:
         return StateReport(error=f"the REPL did not save its variables ({exc or 'timeout'}); it was restarted")
     report = _report(reply, "saved")
@@ -66,7 +66,7 @@ def load(box: SubprocessSandbox, src: Path) -> StateReport:
     try:
         _take(src, inbox, MAX_STATE_BYTES + (1 << 20), keep=True)
         os.chmod(inbox, 0o400)
-        reply = box.control({"type": "load", "path": str(inbox)}, CONTROL_TIMEOUT)
+        reply = box.control({"type": "load", "path": str(inbox)}, _timeout(box))
     except (TimeoutError, WorkerDied) as exc:
         return StateReport(error=f"the REPL could not restore the variables ({exc or 'timeout'})")
     except OSError as exc:
@@ -80,7 +80,7 @@ def variables(box: SubprocessSandbox) -> list[VarInfo]:
     if box.proc is None:
         return []
     try:
-        reply = box.control({"type": "vars"}, CONTROL_TIMEOUT)
+        reply = box.control({"type": "vars"}, _timeout(box))
     except (TimeoutError, WorkerDied):
         return []
     items = reply.get("vars") if isinstance(reply.get("vars"), list) else []
@@ -90,6 +90,10 @@ def variables(box: SubprocessSandbox) -> list[VarInfo]:
             size = v.get("size")
             out.append(VarInfo(v["name"][:100], str(v.get("type", "?"))[:60], size if isinstance(size, int) else None))
     return out
+
+
+def _timeout(box: SubprocessSandbox) -> float:
+    return min(CONTROL_TIMEOUT, box.opts.exec_timeout + box.opts.grace)
 
 
 def _report(reply: dict, key: str) -> StateReport:

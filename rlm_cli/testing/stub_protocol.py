@@ -16,7 +16,10 @@ class Reply:
 
     ``status`` != 200 makes the server answer with an OpenAI-style error body
     (``error`` is its message).  ``delay`` overrides the server latency for this
-    request; ``prompt_tokens``/``completion_tokens`` override the estimates.
+    request; ``prompt_tokens``/``completion_tokens`` override the estimates;
+    ``cached_tokens``/``cache_write_tokens`` are reported in the usage
+    (``prompt_tokens_details.cached_tokens``, ``cache_read_input_tokens``,
+    ``cache_creation_input_tokens``).
     """
 
     text: str = ""
@@ -25,6 +28,8 @@ class Reply:
     status: int = 200
     error: str | None = None
     delay: float | None = None
+    cached_tokens: int | None = None  # reported as read from the prompt cache (overrides the simulation)
+    cache_write_tokens: int | None = None  # reported as written to it (Anthropic-style field names)
 
 
 Responder = Callable[[dict], Union[str, Reply]]
@@ -42,6 +47,7 @@ class RecordedRequest:
     answered_at: float | None = None  # time.time() when the response was fully written
     status: int | None = None  # HTTP status sent back
     client_address: tuple | None = None  # (host, port) of the TCP connection (same port => keep-alive reuse)
+    size: int = 0  # bytes in the request body as received
 
     @property
     def model(self) -> str | None:

@@ -9,6 +9,7 @@ import time
 
 from .. import events as ev
 from .. import redact
+from .sanitize import one_line
 
 _ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m", "dim": "\x1b[2m", "reset": "\x1b[0m"}
 REFRESH_HZ = 8
@@ -39,10 +40,12 @@ class PlainLines:
     def _paint(self, text: str, style: str) -> str:
         return f"{_ANSI[style]}{text}{_ANSI['reset']}" if self.color else text
 
-    def _write(self, line: str) -> None:
+    def _write(self, line: str, style: str | None = None, prefix: str = "") -> None:
+        """One line: `line` (text from models, documents, file names) made safe, then painted."""
+        line = one_line(redact.redact(line))
         try:
             with self._lock:
-                self.stream.write(redact.redact(line) + "\n")
+                self.stream.write(prefix + (self._paint(line, style) if style else line) + "\n")
                 self.stream.flush()
         except (OSError, ValueError):
             pass
@@ -50,20 +53,20 @@ class PlainLines:
     def __call__(self, event: ev.Event) -> None:
         if event.kind == ev.WARNING:
             if not self.quiet:
-                self._write(self._paint(f"rlm: warning: {event.data.get('message')}", "yellow"))
+                self._write(f"rlm: warning: {event.data.get('message')}", "yellow")
             return
         if not self.verbose:
             return
         line = format_event(event)
         if line:
-            self._write(f"{self._paint(f'[{event.t:7.2f}s]', 'dim')} {event.node:<6} {line}")
+            self._write(f"{event.node:<6} {line}", prefix=self._paint(f"[{event.t:7.2f}s]", "dim") + " ")
 
     def notice(self, message: str) -> None:
         if not self.quiet:
             self._write(f"rlm: {message}")
 
     def error(self, message: str) -> None:
-        self._write(self._paint(f"rlm: error: {message}", "red"))
+        self._write(f"rlm: error: {message}", "red")
 
     def finished(self, result: dict) -> None:
         if self.verbose:
@@ -89,6 +92,10 @@ def format_event(e: ev.Event) -> str | None:
 
 def _fmt_model_end(e, d) -> str:
     extra = f" error: {_short(d.get('error'))}" if d.get("status", "ok") != "ok" else ""
+    if d.get("cached"):
+        return f"{d.get('role', '?')} call {d.get('model', '?')}: answered from the response cache"
+    if d.get("cached_tokens"):
+        extra += f" ({d['cached_tokens']:,} prompt tokens from the provider's cache)"
     return (f"{d.get('role', '?')} call {d.get('model', '?')}: {d.get('prompt_tokens', 0):,}+"
             f"{d.get('completion_tokens', 0):,} tokens, ${d.get('cost_usd') or 0:.4f}, {d.get('duration_s') or 0:.2f} s{extra}")
 
@@ -183,16 +190,17 @@ class LiveTree:
                 self.console.print(self.state)
 
     def notice(self, message: str) -> None:
-        self.console.print(f"rlm: {redact.redact(message)}", style="dim", markup=False, highlight=False)
+        self.console.print(f"rlm: {one_line(redact.redact(message))}", style="dim", markup=False, highlight=False)
 
     def error(self, message: str) -> None:
         self._stop()
-        self.console.print(f"rlm: error: {redact.redact(message)}", style="red", markup=False, highlight=False)
+        self.console.print(f"rlm: error: {one_line(redact.redact(message))}", style="red", markup=False, highlight=False)
 
     def finished(self, result: dict) -> None:
         self._stop()
         if result.get("run_id"):
-            self.console.print(f"run {result['run_id']}: rlm logs show {result['run_id']}", style="dim",
+            run_id = one_line(result["run_id"])
+            self.console.print(f"run {run_id}: rlm logs show {run_id}", style="dim",
                                markup=False, highlight=False)
 
     def close(self) -> None:

@@ -3,9 +3,8 @@ labels (forced / no verified evidence) shared by every view. Citations come as d
 trajectories) or evidence.Citation objects."""
 from __future__ import annotations
 
-import re
+from .sanitize import one_line
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 QUOTE_SHOWN = 110  # characters of a quote on a terminal line
 
 
@@ -14,8 +13,9 @@ def as_dict(c) -> dict:
 
 
 def clean(text) -> str:
-    """One line of text from a model or a document: no control characters, whitespace collapsed."""
-    return " ".join(_CONTROL.sub("", str(text if text is not None else "")).split())
+    """One line of text from a model, a document or a file name: sanitised (ui/sanitize.py), whitespace
+    collapsed."""
+    return " ".join(one_line(text if text is not None else "").split())
 
 
 def cut(text: str, n: int) -> str:

@@ -51,6 +51,11 @@ def _e(text) -> str:
     return escape(str(text if text is not None else ""))
 
 
+def _cls(status) -> str:
+    """A status as a CSS class: one of the known ones (a trajectory file is data from anywhere)."""
+    return status if status in ICON else "unknown"
+
+
 def _code(code: str) -> str:
     try:
         from pygments import highlight
@@ -73,7 +78,7 @@ def _markdown(text: str) -> str:
 
 def _summary(status: str, title: str, meta: list[str]) -> str:
     m = " · ".join(_e(x) for x in meta if x)
-    return (f'<summary><span class="s">{ICON.get(status, "?")}</span> {title}'
+    return (f'<summary><span class="s">{ICON.get(status, "?") if isinstance(status, str) else "?"}</span> {title}'
             f'{f"<span class=m>{m}</span>" if m else ""}</summary>')
 
 
@@ -89,7 +94,7 @@ class _Html:
         dur = fmt_duration((node.t1 if node.t1 is not None else self.s.last_t) - node.t0)
         meta = [f"{node.context_chars:,} chars", node.model, f"{len(node.iterations)} iterations", f"{node.calls} calls",
                 f"{node.tokens:,} tokens", f"${node.cost_usd:.4f}", dur]
-        self.w(f'<details class="node {node.status}" open data-node="{_e(node.id)}">',
+        self.w(f'<details class="node {_cls(node.status)}" open data-node="{_e(node.id)}">',
                _summary(node.status, f"{_e(node.id)} {_e(node.question)}", meta))
         for it in node.iterations:
             self.iteration(node, it)
@@ -113,7 +118,7 @@ class _Html:
             meta = [call.model, f"{call.prompt_tokens:,}+{call.completion_tokens:,} tokens", f"${call.cost_usd:.4f}",
                     f"model {fmt_duration(call.duration_s)}" if call.duration_s is not None else ""]
         meta.append(fmt_duration((it.t1 if it.t1 is not None else self.s.last_t) - it.t0))
-        self.w(f'<details class="iteration {status}" open>', _summary(status, name, meta))
+        self.w(f'<details class="iteration {_cls(status)}" open>', _summary(status, name, meta))
         if call is not None and call.text:
             self.w('<details class="reply"><summary>model reply</summary>', f"<pre>{_e(call.text)}</pre></details>")
         if call is not None and call.status == "error":
@@ -146,7 +151,7 @@ class _Html:
                 fmt_duration(sub.duration_s) if sub.duration_s is not None else ""]
         status = "error" if sub.failed else sub.status
         title = f"{_e(name)} ×{sub.n}" if sub.n > 1 or sub.batched else f"{_e(name)} “{_e(short(sub.previews[0] if sub.previews else '', 80))}”"
-        self.w(f'<details class="subcall {status}" open>', _summary(status, title, meta), '<ol class="items">')
+        self.w(f'<details class="subcall {_cls(status)}" open>', _summary(status, title, meta), '<ol class="items">')
         for i, prompt in enumerate(sub.previews):
             result = str(sub.results[i]) if i < len(sub.results) else ""
             bad = ' class="bad"' if result.startswith("Error:") else ""

@@ -70,6 +70,8 @@ def result_object(r) -> dict:
         "max_depth_reached": usage.max_depth_reached,
         "usage": usage.as_dict(),
         "tokens": usage.tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cache_hits": usage.cache_hits,
         "cost_usd": round(usage.cost_usd, 6),
         "duration_s": r.duration_s,
         "root_model": r.root_model,

@@ -26,7 +26,7 @@ class TrajectoryWriter:
         self.path = Path(path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _hold(fd)  # while the run is alive: `rlm logs` tells running from killed by this lock
-        self._f = os.fdopen(fd, "a", encoding="utf-8")
+        self._f = os.fdopen(fd, "a", encoding="utf-8", errors="replace")  # a lone surrogate must not lose an event
 
     @classmethod
     def to_file(cls, path: Path) -> "TrajectoryWriter":
@@ -49,7 +49,7 @@ class TrajectoryWriter:
 def read_events(path: Path) -> list[Event]:
     """Every complete line of a trajectory (a torn last line from a kill is skipped)."""
     events = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
                 break

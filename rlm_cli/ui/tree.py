@@ -42,6 +42,8 @@ class Call:
     duration_s: float | None = None
     text: str = ""
     error: str | None = None
+    cached_tokens: int = 0  # read from the provider's prompt cache
+    cached: bool = False  # answered by rlm's response cache (no request)
 
 
 @dataclass
@@ -126,6 +128,7 @@ class TreeState:
         self.citations: list[dict] = []  # the run's evidence (RUN_END), as event dicts
         self.labels: dict = {}  # supported / forced / confidence (RUN_END)
         self.calls_total = 0
+        self.cache_hits = 0  # answers from the response cache
         self.tokens_total = 0
         self.cost_total = 0.0
         self.last_t = 0.0
@@ -211,9 +214,13 @@ class TreeState:
         call.duration_s = d.get("duration_s")
         call.text = str(d.get("text") or "")
         call.error = d.get("error")
+        call.cached_tokens = int(d.get("cached_tokens") or 0)
+        call.cached = bool(d.get("cached"))
         node = self.nodes.get(e.node)
         tokens = call.prompt_tokens + call.completion_tokens
-        if call.status == "ok":
+        if call.cached:
+            self.cache_hits += 1
+        elif call.status == "ok":
             self.calls_total += 1
             if node is not None:
                 node.calls += 1

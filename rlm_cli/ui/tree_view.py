@@ -2,10 +2,15 @@
 
 `Builder(state).build()` runs under the state's lock (TreeState.__rich__), bounded by the collapse
 options, so a live display can refresh from its own thread while the run keeps emitting events.
+Every text shown comes from events (models, documents, file names, or a trajectory file from anywhere):
+it goes through the sanitiser (`short`, `label`, `code`, the answer panel) and into Rich Text objects,
+never into markup strings.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from .sanitize import clean, one_line
 
 if TYPE_CHECKING:
     from .tree import Block, Iteration, Node, SubCall, TreeState
@@ -17,7 +22,7 @@ STYLES = {"ok": "green", "error": "red", "timeout": "yellow", "limit": "yellow",
 
 
 def short(text, n: int = 60) -> str:
-    text = " ".join(str(text if text is not None else "").split())
+    text = " ".join(one_line(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -52,8 +57,11 @@ class Builder:
         for i, part in enumerate(parts):
             if i:
                 text.append(" ")
-            text.append(*part) if isinstance(part, tuple) else text.append(part)
-        meta = [m for m in (extra or []) if m]
+            if isinstance(part, tuple):
+                text.append(one_line(part[0]), *part[1:])
+            else:
+                text.append(one_line(part) if isinstance(part, str) else part)
+        meta = [one_line(m) for m in (extra or []) if m]
         if meta:
             text.append("  " + " · ".join(meta), style="dim")
         if status == "running" and self.o.spinner and not self.s.finished:
@@ -137,11 +145,18 @@ class Builder:
         name = "last chance" if it.last_chance else (f"iteration {it.n}/{it.max_n}" if it.max_n else f"iteration {it.n}")
         extra = []
         if call is not None:
-            extra = [call.model, f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok", self.cost(call.cost_usd)]
+            extra = [call.model, self.call_tokens(call), self.cost(call.cost_usd)]
+            if call.cached:
+                extra = [call.model, "cached answer"]
             if call.status in ("running", "interrupted"):
                 extra = [call.model, "thinking" if call.status == "running" else "stopped while thinking"]
         extra.append(self.dur(it.t0, it.t1))
         return self.label(("it", node.id, it.n), status, [(name, "bold")], extra)
+
+    @staticmethod
+    def call_tokens(call) -> str:
+        text = f"{call.prompt_tokens:,}+{call.completion_tokens:,} tok"
+        return text + (f" ({call.cached_tokens:,} cached)" if call.cached_tokens else "")
 
     @staticmethod
     def iteration_status(it: Iteration) -> str:
@@ -176,7 +191,7 @@ class Builder:
     def code(self, code: str):
         from rich.syntax import Syntax
 
-        lines = code.strip("\n").splitlines() or [""]
+        lines = clean(code).strip("\n").splitlines() or [""]
         n = self.o.code_lines
         shown = "\n".join(lines[:n])
         syntax = Syntax(shown, "python", theme="ansi_dark", background_color="default", word_wrap=False)
@@ -221,7 +236,9 @@ class Builder:
         pt = sum(c.prompt_tokens for c in calls)
         ct = sum(c.completion_tokens for c in calls)
         models = sorted({c.model for c in calls})
-        return [", ".join(models), f"{pt:,}+{ct:,} tok", self.cost(sum(c.cost_usd for c in calls))] if calls else []
+        hits = sum(1 for c in calls if c.cached)
+        meta = [", ".join(models), f"{pt:,}+{ct:,} tok", self.cost(sum(c.cost_usd for c in calls))] if calls else []
+        return meta + ([f"{hits} cached"] if hits else [])
 
     def single(self, tree, sub: SubCall) -> None:
         prompt = short(sub.previews[0] if sub.previews else "", 50)
@@ -243,7 +260,7 @@ class Builder:
     def batch(self, tree, sub: SubCall) -> None:
         from rich.text import Text
 
-        name = f"{sub.fn}_batched" if sub.batched else sub.fn
+        name = one_line(f"{sub.fn}_batched" if sub.batched else sub.fn)
         label_text = Text()
         label_text.append(f"{name} ×{sub.n} ", style="bold")
         done = max(sub.done, sum(1 for c in sub.calls if c.status != "running"))
@@ -320,13 +337,15 @@ class Builder:
         s = self.s
         elapsed = s.duration_s if s.duration_s is not None else self.now
         parts = [_plural(s.calls_total, "call"), fmt_tokens(s.tokens_total), self.cost(s.cost_total)]
+        if s.cache_hits:
+            parts.insert(1, f"{s.cache_hits} cached")
         if self.o.show_timings:
             parts.append(fmt_duration(elapsed))
         left = self.budget_left(elapsed)
         if left:
             parts.append("left: " + ", ".join(left))
         status = s.status
-        text = Text(f"{ICONS.get(status, '?')} {status if status != 'running' else 'running'}  ",
+        text = Text(f"{ICONS.get(status, '?')} {short(status, 40)}  ",
                     style=STYLES.get(status, "") + " bold")
         text.append(" · ".join(parts), style="dim" if status == "running" else "")
         return text
@@ -353,11 +372,11 @@ class Builder:
         if s.status in ("ok", "unsupported") and s.answer is not None:
             return self.answered_panel()
         title = {"interrupted": "Interrupted", "limit": "No answer: limit reached"}.get(s.status, "Failed")
-        body = str(s.error or s.status)
+        body = clean(s.error or s.status)
         if s.status == "interrupted":
             body = "Stopped by Ctrl-C before an answer."
         if s.run.get("run_id"):
-            body += f"\nSaved run: rlm logs show {s.run['run_id']}"
+            body += f"\nSaved run: rlm logs show {one_line(s.run['run_id'])}"
         return Panel(self.text(body), title=title, title_align="left",
                      border_style=STYLES.get(s.status, "red"))
 
@@ -372,7 +391,8 @@ class Builder:
         from .evidence_view import caution, evidence_text
 
         s = self.s
-        body = [Markdown(str(s.answer))]
+        # hyperlinks=False: a link shows its URL ("text (url)"), never a hidden OSC 8 target
+        body = [Markdown(clean(s.answer), hyperlinks=False)]
         if s.citations:
             body += [Text(""), evidence_text(s.citations)]
         warn = caution(s.labels)
