@@ -2,9 +2,15 @@
 
     python -m bench.bench_sandbox              # timing table (targets: start < 100 ms, round trip < 2 ms, all layers on)
     python -m bench.bench_sandbox --matrix     # which single layer blocks each attack of tests/test_sandbox_attacks.py
+    python -m bench.bench_sandbox --against ../main --rounds 5   # this checkout vs another, runs interleaved
 
-The matrix runs the attack suite under one layer at a time. Attacks that would harm the machine
-without seccomp (mount, ptrace of the host, unshare) are only run in configurations with seccomp.
+Configurations: each layer alone and together; with seccomp on, the host's thread supervisor (seccomp user
+notification) runs too, as in `--sandbox auto`; "namespaces" is the worker's own user/mnt/pid/ipc/net
+namespaces (no bwrap). The matrix runs the attack suite under one layer at a time. Attacks that would harm
+the machine without seccomp (mount, ptrace of the host, unshare) are only run in configurations with seccomp.
+`--against` alternates whole runs of this module in the two checkouts (the machine's load drifts: a
+comparison of two runs made minutes apart says little) and prints, per row, the median over rounds of
+each round's median, with the smallest round median in brackets.
 """
 from __future__ import annotations
 
@@ -30,17 +36,27 @@ def configs() -> dict[str, dict | None]:
     caps = confine_host.capabilities()
     base = confine_host.spec_for_mode("basic")
     base["notices"] = []
+    ll, sc = caps.landlock_abi >= 1, caps.seccomp
     out: dict[str, dict | None] = {"none (no spec)": None, "basic": base}
-    if caps.landlock_abi:
-        out["+landlock"] = dict(base, layers=base["layers"] + ["landlock"])
-    if caps.seccomp:
-        out["+seccomp"] = dict(base, layers=base["layers"] + ["seccomp"])
-    if caps.landlock_abi and caps.seccomp:
-        out["+landlock+seccomp"] = dict(base, layers=base["layers"] + ["landlock", "seccomp"])
+
+    def cfg(layers: list, **extra) -> dict:
+        notify = {"thread_notify": caps.seccomp_notify} if "seccomp" in layers else {}
+        return dict(base, layers=base["layers"] + layers, **notify, **extra)
+
+    if ll:
+        out["+landlock"] = cfg(["landlock"])
+    if sc:
+        out["+seccomp"] = cfg(["seccomp"])
+    if ll and sc:
+        out["+landlock+seccomp"] = cfg(["landlock", "seccomp"])
     if caps.bwrap:
-        out["bwrap only"] = dict(base, bwrap=caps.bwrap)
-        if caps.landlock_abi and caps.seccomp:
-            out["all (bwrap+landlock+seccomp)"] = dict(base, bwrap=caps.bwrap, layers=base["layers"] + ["landlock", "seccomp"])
+        out["bwrap only"] = cfg([], bwrap=caps.bwrap)
+        if ll and sc:
+            out["all (bwrap+landlock+seccomp)"] = cfg(["landlock", "seccomp"], bwrap=caps.bwrap)
+    if caps.namespaces:
+        out["namespaces only"] = cfg(["namespaces"])
+        if ll and sc:
+            out["namespaces+landlock+seccomp"] = cfg(["landlock", "seccomp", "namespaces"])
     return out
 
 
@@ -120,15 +136,51 @@ def _cell(suite, attack, cfg) -> str:
         Path(tempfile.gettempdir(), "rlm-pwned-by-attack").unlink(missing_ok=True)
 
 
+def against(args) -> None:
+    import re
+    import subprocess
+
+    runs: dict[str, dict[str, list]] = {"other": {}, "this": {}}
+    for _ in range(args.rounds):
+        for name, cwd in (("other", args.against), ("this", str(ROOT))):
+            out = subprocess.run([sys.executable, "-m", "bench.bench_sandbox", "--starts", str(args.starts), "--execs",
+                                  str(args.execs)], cwd=cwd, capture_output=True, text=True).stdout
+            for line in out.splitlines()[1:]:
+                m = re.match(r"(.+?)\s{2,}([\d.]+)\s+([\d.]+)\s+([\d.]+)", line)
+                if m:
+                    runs[name].setdefault(m.group(1).strip(), []).append([float(x) for x in m.groups()[1:]])
+    print(f"{'layers':30} {'start ms other':>15} {'start ms this':>15} {'rt ms other':>13} {'rt ms this':>13} "
+          f"{'llm ms other':>13} {'llm ms this':>13}")
+    for row, mine in runs["this"].items():
+        theirs = runs["other"].get(row, [])
+        cells = [_stat(xs, i) for i in range(3) for xs in (theirs, mine)]
+        print(f"{row:30} " + " ".join(f"{c:>{w}}" for c, w in zip(cells, (15, 15, 13, 13, 13, 13))))
+    print(f"(median over {args.rounds} interleaved rounds of each round's median [smallest round median]; "
+          f"other = {args.against})")
+
+
+def _stat(rounds: list, i: int) -> str:
+    if not rounds:
+        return "-"
+    values = [r[i] for r in rounds]
+    fmt = ".1f" if i == 0 else ".3f"
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}]"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--matrix", action="store_true", help="attack x layer matrix instead of timings")
+    p.add_argument("--against", metavar="CHECKOUT", help="compare with another checkout of rlm, runs interleaved")
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--starts", type=int, default=20)
     p.add_argument("--execs", type=int, default=500)
     args = p.parse_args(argv)
     if sys.platform != "linux":
         print("note: only the process layer (and sandbox-exec on macOS) exists here")
-    matrix(args) if args.matrix else timing(args)
+    if args.against:
+        against(args)
+    else:
+        matrix(args) if args.matrix else timing(args)
 
 
 if __name__ == "__main__":

@@ -109,21 +109,31 @@ def targets(tmp_path_factory):
 
 
 # ---- the sandboxes under test -----------------------------------------------------------------------------
+CONFIGS = ["all", "landlock+seccomp", "namespaces"]
+
+
 def _config_spec(name: str) -> dict:
+    """all: bwrap + Landlock + seccomp; landlock+seccomp: no bwrap, no namespaces; namespaces: the worker's own
+    user/mnt/pid/ipc/net namespaces + Landlock + seccomp, no bwrap."""
     caps = confine_host.capabilities()
     missing = [layer for layer, ok in (("Landlock", caps.landlock_abi >= 1), ("seccomp", caps.seccomp)) if not ok]
     if name == "all" and not caps.bwrap:
         missing.append(f"bwrap ({caps.bwrap_detail})")
+    if name == "namespaces" and not caps.namespaces:
+        missing.append(f"namespaces ({caps.namespaces_detail})")
     if missing:
         pytest.skip(f"layer unavailable on this machine: {', '.join(missing)}")
     spec = confine_host.spec_for_mode("strict")
-    if name == "landlock+seccomp":
+    spec["layers"] = [x for x in spec["layers"] if x != "namespaces"]
+    if name != "all":
         spec["bwrap"] = None
+    if name == "namespaces":
+        spec["layers"].append("namespaces")
     return spec
 
 
-@pytest.fixture(params=["all", "landlock+seccomp"])
-def make_box(request, monkeypatch):
+def box_factory(request, monkeypatch):
+    """Body of the `make_box` fixture (also used by tests/test_sandbox_confine.py and test_sandbox_limits.py)."""
     spec = _config_spec(request.param)
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)  # the host holds a key; the worker must never see it
     boxes = []
@@ -141,6 +151,11 @@ def make_box(request, monkeypatch):
     yield make
     for box in boxes:
         box.close()
+
+
+@pytest.fixture(params=CONFIGS)
+def make_box(request, monkeypatch):
+    yield from box_factory(request, monkeypatch)
 
 
 def echo(fn: str, args: dict) -> list[str]:
@@ -190,6 +205,11 @@ def no_connection(hits_attr: str) -> Callable:
 
 def restarted(res: ExecResult, t: Targets) -> None:
     assert res.error and (res.restarted or res.timed_out), res.render()
+
+
+def stopped_or_ignored(res: ExecResult, t: Targets) -> None:
+    """SIGSTOP to itself: the hard timeout kills the worker, or (pid 1 of its own pid namespace) the kernel ignores it."""
+    assert (res.error and (res.restarted or res.timed_out)) or res.error is None, res.render()
 
 
 def syscall_failed(res: ExecResult, t: Targets) -> None:
@@ -308,7 +328,8 @@ ATTACKS = [
            restarted, "host hard timeout (kill the group, restart)"),
     Attack("swallow the soft timeout exception", "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
            restarted, "host hard timeout"),
-    Attack("SIGSTOP itself", "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", restarted, "host hard timeout"),
+    Attack("SIGSTOP itself", "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", stopped_or_ignored,
+           "host hard timeout / ignored by pid 1 of its own pid ns"),
     Attack("block SIGALRM with a signal mask", "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})\nwhile True:\n    pass",
            restarted, "host hard timeout"),
     Attack("huge sub-call batch", "llm_query_batched(['x'] * 5000)", blocked(), "host: batch cap"),
@@ -385,7 +406,8 @@ def test_worker_environment_and_scratch(make_box):
     assert scratch.stat().st_mode & 0o777 == 0o700
     res = box.execute("import os, json\nFINAL(json.dumps([dict(os.environ), os.getcwd(), os.getsid(0), os.getpid()]))", echo)
     env, cwd, sid, pid = __import__("json").loads(res.final)
-    leader = sid == pid if make_box.config != "all" else sid <= pid < 10  # bwrap: a new session in a new pid ns
+    leader = {"all": sid <= pid < 10,  # bwrap: a new session in a new pid ns
+              "namespaces": pid == 1 and sid == 0}.get(make_box.config, sid == pid)  # own pid ns: its session is outside
     assert FAKE_KEY not in res.final and set(env) <= {"HOME", "TMPDIR", "PATH", "PYTHONIOENCODING", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PWD"}
     assert env["HOME"] == cwd == str(scratch) and leader
     fds = box.execute("import os\ndef ok(fd):\n    try:\n        os.fstat(fd)\n        return True\n    except OSError:\n"

@@ -257,7 +257,7 @@ def _describe_layers() -> list[str]:
     except ImportError:
         return ["confinement layers not available in this build (process isolation only)"]
     try:
-        return [f"{'on ' if active else 'off'}  {layer:<12} {detail}" for layer, active, detail in describe()]
+        return [f"{'on ' if active else 'off'}  {layer:<14} {detail}" for layer, active, detail in describe()]
     except Exception as exc:
         return [f"cannot describe the layers: {type(exc).__name__}: {exc}"]
 

@@ -16,12 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import queue
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,16 +26,15 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..evidence.claims import claims_from
-from ..threads import get, start_daemon
 from . import trust
+from .limits import CTX_PREFIX, MemoryPool, sweep_stale  # noqa: F401 (sweep_stale re-exported)
+from .process import ExecWallTimeout, WorkerDied, _Process
 from .trust import CallRefused
 
-WORKER = Path(__file__).with_name("worker.py")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message from the worker (sub-contexts travel inline)
 MAX_BATCH = 1024  # prompts in one batched call
-INBOX_MESSAGES = 2  # parsed messages buffered from the worker (the reader waits: back-pressure on its pipe)
-ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
-SCRATCH_PREFIX, CTX_PREFIX = "rlm-scratch-", "rlm-ctx-"  # + "<host pid>-": the janitor's owner check
+
+_POOL_LOCK = threading.Lock()
 
 # handler(fn, args) -> list of result strings; raises CallRefused for a per-call error.
 CallHandler = Callable[[str, dict], list]
@@ -48,11 +42,18 @@ CallHandler = Callable[[str, dict], list]
 
 @dataclass
 class SandboxOptions:
-    exec_timeout: float = 60.0  # soft timeout in the worker; the host kills at +grace
+    exec_timeout: float = 60.0  # soft timeout in the worker (sub-call time excluded); the host kills at +grace
     grace: float = 3.0
+    exec_wall_timeout: float | None = None  # one block's total time, sub-calls included (None: 10 x exec_timeout)
     max_output_chars: int = 10_000
-    memory_mb: int = 4096  # RLIMIT_AS for the worker (on top of the context it holds)
+    memory_mb: int = 4096  # RLIMIT_AS of the first live worker of a run (the root's REPL)
+    child_memory_mb: int = 512  # RLIMIT_AS of each worker started while another of the run is live
+    run_memory_mb: int = 8192  # all live workers of one run together (shared through this options object)
+    memory_wait: float = 60.0  # how long a worker waits for room in run_memory_mb before its sub-call fails
     file_mb: int = 1024  # RLIMIT_FSIZE
+    scratch_mb: int = 1024  # scratch quota: tmpfs size in the worker's mount namespace, else a host watcher
+    max_files: int = 10_000  # scratch quota: files and directories
+    max_threads: int = 64  # threads model code may run at once
     cpu_seconds: int = 3600
     confine: dict | None = None  # layers for confine.py; None = process isolation only
     start_timeout: float = 30.0
@@ -63,6 +64,7 @@ class SandboxOptions:
     max_final_chars: int = 1_000_000  # a longer FINAL answer is cut (with a warning)
     max_prompt_chars: int = 4_000_000  # one llm_query prompt; larger ones are refused
     max_question_chars: int = 100_000  # one rlm_query question; larger ones are refused
+    memory_pool: MemoryPool | None = field(default=None, repr=False, compare=False)  # made on first use
 
     @property
     def caps(self) -> trust.Caps:
@@ -70,6 +72,15 @@ class SandboxOptions:
         return trust.Caps(output_chars=self.max_output_chars, final_chars=self.max_final_chars,
                           prompt_chars=self.max_prompt_chars, question_chars=self.max_question_chars,
                           batch=self.max_batch)
+
+    def pool(self) -> MemoryPool:
+        with _POOL_LOCK:
+            if self.memory_pool is None:
+                self.memory_pool = MemoryPool(self.run_memory_mb)
+            return self.memory_pool
+
+    def wall_timeout(self) -> float:
+        return self.exec_wall_timeout if self.exec_wall_timeout else 10 * self.exec_timeout
 
 
 @dataclass
@@ -103,204 +114,6 @@ class Sandbox(Protocol):
     def close(self, graceful: bool = True) -> None: ...
     def __enter__(self) -> "Sandbox": ...
     def __exit__(self, exc_type, *exc) -> None: ...
-
-
-class WorkerDied(Exception):
-    pass
-
-
-class _Process:
-    """One worker process with its own pipes, reader thread and queue."""
-
-    def __init__(self, ctx_dir: Path, opts: SandboxOptions):
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-        os.chmod(self.scratch, 0o700)
-        self.max_line = opts.max_message_mb << 20
-        self.wrapper: str | None = None
-        raw = self.scratch / ".output"
-        p2c_r, p2c_w = os.pipe()
-        c2p_r, c2p_w = os.pipe()
-        env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
-        env.update(HOME=str(self.scratch), TMPDIR=str(self.scratch), PATH="/usr/bin:/bin", PYTHONIOENCODING="utf-8")
-        argv = self._argv(ctx_dir, opts, p2c_r, c2p_w, raw, env)
-        try:
-            with open(raw, "ab") as out:
-                self.proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.scratch, env=env,
-                    pass_fds=(p2c_r, c2p_w), start_new_session=True, close_fds=True,
-                )
-        except BaseException:
-            for fd in (p2c_w, c2p_r):
-                os.close(fd)
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            raise
-        finally:
-            os.close(p2c_r)
-            os.close(c2p_w)
-        self.wfd = p2c_w
-        os.set_blocking(p2c_w, False)  # a worker that stops reading cannot block the host (send's timeout)
-        self.rfile = os.fdopen(c2p_r, "rb", buffering=1 << 16)
-        self.inbox: queue.Queue = queue.Queue(maxsize=INBOX_MESSAGES)
-        self.closed = threading.Event()
-        self.reader = start_daemon(self._read, name=f"rlm-worker-{self.proc.pid}")
-        if opts.confine and opts.confine.get("rss_watchdog"):
-            start_daemon(self._watch_rss, opts.memory_mb, name=f"rlm-rss-{self.proc.pid}")
-
-    def _argv(self, ctx_dir: Path, opts: SandboxOptions, fd_in: int, fd_out: int, raw: Path, env: dict) -> list[str]:
-        argv = [
-            sys.executable, "-I", "-S", "-B", str(WORKER),
-            "--in", str(fd_in), "--out", str(fd_out),
-            "--context", str(ctx_dir / "context.txt"), "--sources", str(ctx_dir / "sources.json"),
-            "--raw-output", str(raw), "--max-output", str(opts.max_output_chars),
-            "--soft-timeout", str(opts.exec_timeout), "--memory-mb", str(opts.memory_mb),
-            "--file-mb", str(opts.file_mb), "--cpu-seconds", str(opts.cpu_seconds),
-            "--open-files", str(opts.open_files),
-        ]
-        spec = opts.confine
-        if spec is None:
-            return argv
-        ro = list(spec.get("ro_paths") or []) + [str(ctx_dir)]
-        worker_spec = {k: spec[k] for k in ("layers", "rw_paths") if k in spec}
-        if spec.get("bwrap"):  # bwrap's /dev/shm is private: allow POSIX semaphores (multiprocessing.pool.ThreadPool)
-            worker_spec["rw_paths"] = list(worker_spec.get("rw_paths") or []) + ["/dev/shm"]
-        worker_spec.update(scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro, bwrap=bool(spec.get("bwrap")))
-        argv += ["--confine", json.dumps(worker_spec)]
-        if spec.get("bwrap"):
-            from .policy import bwrap_argv
-
-            self.wrapper = "bwrap"
-            return bwrap_argv(spec["bwrap"], str(self.scratch), ro, env, tuple(spec.get("rw_paths") or ())) + argv
-        if spec.get("sandbox_exec"):
-            from .policy import macos_profile
-
-            self.wrapper = "sandbox-exec"
-            profile = macos_profile(dict(spec, scratch=str(self.scratch), context_dir=str(ctx_dir), ro_paths=ro))
-            return [spec["sandbox_exec"], "-p", profile] + argv
-        return argv
-
-    def _watch_rss(self, limit_mb: int) -> None:
-        """macOS: RLIMIT_AS is not enforced there, so the host kills a worker that grows past the limit."""
-        from .policy import rss_mb
-
-        while self.proc.poll() is None:
-            rss = rss_mb(self.proc.pid)
-            if rss is not None and limit_mb and rss > limit_mb:
-                self._put(self.inbox, trust.Violation(f"the REPL used {rss:.0f} MB, over the {limit_mb} MB limit"))
-                self._signal_group()
-                return
-            time.sleep(0.5)
-
-    def _read(self) -> None:
-        inbox = self.inbox  # bound now: a replacement process has its own queue
-        try:
-            while True:
-                line = self.rfile.readline(self.max_line + 1)
-                if not line:
-                    break
-                if len(line) > self.max_line:
-                    self._put(inbox, trust.Violation("message from the REPL exceeded the size cap"))
-                    break
-                try:
-                    msg = trust.parse_message(line)
-                except trust.Violation as exc:
-                    self._put(inbox, exc)
-                    break
-                del line
-                self._put(inbox, msg)
-        except (OSError, ValueError, MemoryError):
-            pass
-        finally:
-            try:
-                self.rfile.close()  # the reader owns the read end: closing it from kill() could block on its lock
-            except OSError:
-                pass
-        self._put(inbox, None)
-
-    def _put(self, inbox: queue.Queue, item) -> None:
-        """Queue a message, waiting while the host has not taken the previous ones (never after kill())."""
-        while not self.closed.is_set():
-            try:
-                inbox.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def send(self, msg: dict, timeout: float) -> None:
-        """Write one message; TimeoutError if the worker does not read it within `timeout` seconds."""
-        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-        deadline = time.monotonic() + timeout
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self.wfd, view):]
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError from None
-                select.select([], [self.wfd], [], left)
-            except OSError as exc:
-                raise WorkerDied(f"the REPL process is gone ({exc.strerror})") from None
-
-    def recv(self, timeout: float | None) -> dict:
-        try:
-            msg = get(self.inbox, timeout)  # in slices: Ctrl-C is noticed at once
-        except queue.Empty:
-            raise TimeoutError from None
-        if msg is None:
-            try:
-                code = self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # it closed the channel but lives on
-                code = None
-            raise WorkerDied(_describe_exit(code))
-        if isinstance(msg, trust.Violation):  # only the host's reader and watchdog queue these
-            raise WorkerDied(str(msg))
-        return msg
-
-    def _signal_group(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker leads its own session and group
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-
-    def kill(self) -> None:
-        self.closed.set()
-        self._signal_group()  # also when the worker is gone: a forked straggler (basic mode) may remain
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.close(self.wfd)
-        except OSError:
-            pass
-        # The read end is closed by the reader thread at EOF: once the worker is dead, unless a process that
-        # escaped the group (possible only without seccomp) still holds the pipe. Never block on it here.
-        self.reader.join(timeout=0.2)
-        shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def stop(self) -> None:
-        try:
-            self.send({"type": "exit"}, timeout=1)
-            self.proc.wait(timeout=1)
-        except (WorkerDied, TimeoutError, subprocess.TimeoutExpired):
-            pass
-        self.kill()
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "the REPL process closed its channel"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the REPL process was killed by {name}"
-    return f"the REPL process exited with status {code}"
 
 
 class SubprocessSandbox:
@@ -371,12 +184,15 @@ class SubprocessSandbox:
         self.busy = True  # stays True if Ctrl-C leaves the worker mid-block (a conversation then restarts it)
         try:
             result = self._exchange(code, handler)
-        except TimeoutError:
+        except TimeoutError as exc:
             self._restart()
-            limit = self.opts.exec_timeout
+            if isinstance(exc, ExecWallTimeout):
+                what = f"ran past {self.opts.wall_timeout():g} s in total, sub-calls included (the limit for one block)"
+            else:
+                what = f"ran past the {self.opts.exec_timeout:g} s limit and did not stop"
             result = ExecResult(
-                error=f"TimeoutError: the code ran past the {limit:g} s limit and did not stop; the REPL was killed "
-                "and restarted. All your variables were lost (context and the functions are available again).",
+                error=f"TimeoutError: the code {what}; the REPL was killed and restarted. All your variables were "
+                "lost (context and the functions are available again).",
                 timed_out=True, restarted=True,
             )
         except WorkerDied as exc:
@@ -413,10 +229,14 @@ class SubprocessSandbox:
         self._seq += 1
         wait = self.opts.exec_timeout + self.opts.grace
         proc.send({"type": "exec", "code": code, "seq": self._seq}, timeout=wait)
-        budget = wait  # worker time only: sub-calls pause the clock
+        budget = wait  # worker time: the time sub-calls take is not counted here...
+        wall_end = time.monotonic() + self.opts.wall_timeout() + self.opts.grace  # ... but counts here
         while True:
             t0 = time.monotonic()
-            msg = proc.recv(timeout=max(budget, 0.01))
+            try:
+                msg = proc.recv(timeout=max(min(budget, wall_end - t0), 0.01))
+            except TimeoutError:
+                raise (ExecWallTimeout if time.monotonic() >= wall_end else TimeoutError) from None
             budget -= time.monotonic() - t0
             kind = msg.get("type")
             if kind == "result":
@@ -430,7 +250,10 @@ class SubprocessSandbox:
                                   notes=r.notes, warnings=r.warnings,
                                   evidence=claims_from(msg.get("evidence")) if r.has_final else [])
             if kind == "call":
-                proc.send(self._serve(msg, handler), timeout=wait)
+                reply = self._serve(msg, handler)
+                if time.monotonic() >= wall_end:
+                    raise ExecWallTimeout
+                proc.send(reply, timeout=wait)
             else:
                 raise WorkerDied(f"unexpected message {str(kind)[:40]!r} on the REPL channel")
 
@@ -486,7 +309,6 @@ class SubprocessSandbox:
 
 # ---- cleanup on every exit path ----------------------------------------------------------------------
 _LIVE: "weakref.WeakSet[SubprocessSandbox]" = weakref.WeakSet()
-_swept = False
 
 
 @atexit.register
@@ -496,38 +318,3 @@ def _close_all() -> None:
             box.close()
         except Exception:
             pass
-
-
-def sweep_stale(tmp: str | None = None) -> int:
-    """Remove rlm-scratch-<pid>-* / rlm-ctx-<pid>-* dirs whose owner process is gone (once per process)."""
-    global _swept
-    if _swept and tmp is None:
-        return 0
-    _swept = True
-    removed = 0
-    base = Path(tmp or tempfile.gettempdir())
-    try:
-        entries = list(base.iterdir())
-    except OSError:
-        return 0
-    for path in entries:
-        for prefix in (SCRATCH_PREFIX, CTX_PREFIX):
-            owner = path.name[len(prefix):].split("-", 1)[0] if path.name.startswith(prefix) else ""
-            if owner.isdigit() and not _alive(int(owner)):
-                try:
-                    if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
-                        shutil.rmtree(path, ignore_errors=True)
-                        removed += 1
-                except OSError:
-                    pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

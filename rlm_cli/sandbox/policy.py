@@ -2,8 +2,12 @@
 
 `spec_for_mode(mode)` returns the confinement spec handed to the worker (see confine.py) plus the
 host-side wrappers (bubblewrap on Linux, sandbox-exec on macOS) and one-line `notices` for the CLI
-to print. `describe()` lists the layers for `rlm doctor`. Capabilities are probed once per process
-(the bubblewrap probe, which starts a process, is also cached on disk).
+to print. `describe()` (report.py) lists the layers for `rlm doctor`. Capabilities are probed once
+per process (the bubblewrap and namespace probes, which start a process each, are also cached on disk).
+
+Linux layers: Landlock + seccomp always when available; then bubblewrap when usable, else the
+worker's own namespaces (user/mnt/pid/ipc/net/uts, confine.enter_namespaces) when the kernel allows
+unprivileged user namespaces.
 
 Modes: auto = strongest available (degrades with a notice); strict = refuse (SandboxError) unless
 file and network isolation are in force; basic = process isolation only, with a loud warning.
@@ -25,7 +29,7 @@ PKG = Path(__file__).resolve().parent
 MODES = ("auto", "strict", "basic")
 SYSTEM_RO = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom", "/dev/zero")
 SYSTEM_RW = ("/dev/null",)
-PROBE_VERSION = 1
+PROBE_VERSION = 3
 BASIC_WARNING = ("WARNING: --sandbox basic: model-written code runs with process isolation only and CAN read "
                  "your files and use the network")
 
@@ -36,8 +40,11 @@ class Caps:
     landlock_abi: int = 0
     seccomp: bool = False
     seccomp_detail: str = ""
+    seccomp_notify: bool = False  # SECCOMP_RET_USER_NOTIF + FLAG_CONTINUE (Linux >= 5.5): the kernel thread cap
     bwrap: str | None = None  # path when usable
     bwrap_detail: str = ""
+    namespaces: bool = False  # the worker can make its own user/mnt/pid/ipc/net namespaces
+    namespaces_detail: str = ""
     sandbox_exec: str | None = None
 
 
@@ -63,7 +70,9 @@ def _probe() -> Caps:
         except (OSError, AttributeError):
             caps.landlock_abi = 0
         caps.seccomp, caps.seccomp_detail = _probe_seccomp(confine)
+        caps.seccomp_notify = caps.seccomp and _action_available(confine, 0x7FC00000) and _kernel_at_least(5, 5)
         caps.bwrap, caps.bwrap_detail = _probe_bwrap()
+        caps.namespaces, caps.namespaces_detail = _probe_namespaces()
     elif system == "Darwin":
         caps.sandbox_exec = shutil.which("sandbox-exec") or (
             "/usr/bin/sandbox-exec" if os.path.exists("/usr/bin/sandbox-exec") else None)
@@ -73,15 +82,34 @@ def _probe() -> Caps:
 def _probe_seccomp(confine) -> tuple[bool, str]:
     import ctypes
 
+    from . import seccomp_bpf, syscalls
+
     machine = platform.machine()
-    if machine not in confine.SYSCALLS:
+    if machine not in syscalls.TABLES:
         return False, f"no syscall table for {machine}"
-    action = ctypes.c_uint32(confine.RET_ERRNO)
-    nr = confine.SYSCALLS[machine][1]["seccomp"]
-    rc = confine._lib().syscall(ctypes.c_long(nr), ctypes.c_uint(2), ctypes.c_uint(0), ctypes.byref(action))  # GET_ACTION_AVAIL
-    if rc != 0:
+    if not _action_available(confine, seccomp_bpf.RET_ERRNO):
         return False, f"seccomp filters unavailable ({os.strerror(ctypes.get_errno())})"
-    return True, f"BPF filter for {machine}"
+    n = sum(1 for name in seccomp_bpf.POLICY if name in syscalls.TABLES[machine])
+    return True, f"allowlist of {n} syscalls for {machine}, default EPERM"
+
+
+def _action_available(confine, action: int) -> bool:
+    import ctypes
+
+    from . import syscalls
+
+    nr = syscalls.TABLES.get(platform.machine(), {}).get("seccomp")
+    value = ctypes.c_uint32(action)
+    return nr is not None and confine._lib().syscall(ctypes.c_long(nr), ctypes.c_uint(2), ctypes.c_uint(0),
+                                                      ctypes.byref(value)) == 0  # SECCOMP_GET_ACTION_AVAIL
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        got = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return got >= (major, minor)
 
 
 # ---- bubblewrap ---------------------------------------------------------------------------------------
@@ -89,18 +117,27 @@ def _probe_bwrap() -> tuple[str | None, str]:
     path = shutil.which("bwrap")
     if not path:
         return None, "bwrap not installed"
-    key = _probe_key(path)
-    cached = _read_probe_cache()
-    if cached.get("key") == key:
-        return cached.get("path"), cached.get("detail", "")
-    result = _run_bwrap_probe(path)
-    _write_probe_cache({"key": key, "path": result[0], "detail": result[1]})
-    return result
-
-
-def _probe_key(path: str) -> str:
     st = os.stat(path)
-    return f"v{PROBE_VERSION}:{path}:{st.st_mtime_ns}:{platform.release()}:{sys.executable}:{os.getuid()}"
+    return tuple(_cached_probe("bwrap", f"{path}:{st.st_mtime_ns}", lambda: _run_bwrap_probe(path)))
+
+
+def _probe_namespaces() -> tuple[bool, str]:
+    if not os.path.exists("/proc/self/ns/user"):
+        return False, "no user namespaces in this kernel"
+    return tuple(_cached_probe("namespaces", "", _run_namespace_probe))
+
+
+def _cached_probe(name: str, key: str, run) -> list:
+    """Run a probe that starts a process once per machine+Python+uid; the result is kept on disk."""
+    key = f"v{PROBE_VERSION}:{key}:{platform.release()}:{sys.executable}:{os.getuid()}"
+    cache = _read_probe_cache()
+    entry = cache.get(name) or {}
+    if entry.get("key") == key:
+        return entry.get("result")
+    result = list(run())
+    cache[name] = {"key": key, "result": result}
+    _write_probe_cache(cache)
+    return result
 
 
 def _cache_file() -> Path:
@@ -111,7 +148,8 @@ def _cache_file() -> Path:
 
 def _read_probe_cache() -> dict:
     try:
-        return json.loads(_cache_file().read_text(encoding="utf-8"))
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
 
@@ -127,8 +165,25 @@ def _write_probe_cache(data: dict) -> None:
         pass
 
 
+def _run_namespace_probe() -> tuple[bool, str]:
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="rlm-nsprobe-")
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-S", "-B", str(PKG / "confine.py"), scratch],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"namespace probe failed to run: {exc}"
+    finally:
+        os.rmdir(scratch)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return False, f"unprivileged user namespaces not usable here: {err[-1] if err else f'exit {proc.returncode}'}"
+    return True, proc.stdout.decode().strip()
+
+
 def _run_bwrap_probe(path: str) -> tuple[str | None, str]:
-    argv = bwrap_argv(path, scratch=None, ro_paths=ro_paths(), env={}) + [sys.executable, "-I", "-S", "-c", "pass"]
+    argv = bwrap_argv(path, scratch=None, ro_paths=ro_paths(), env={}) + [os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"]
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -162,19 +217,48 @@ def bwrap_argv(path: str, scratch: str | None, ro_paths: list[str], env: dict, r
 
 # ---- paths --------------------------------------------------------------------------------------------
 def ro_paths() -> list[str]:
-    """What the worker may read: the Python installation, system libraries, its own files."""
+    """What the worker may read: the standard library (not the venv or prefix around it, which may hold a
+    project's .env), the Python's own shared libraries, system libraries, the worker's own files."""
+    if platform.system() != "Linux":
+        return _prefix_paths() + _own_files() + [p for p in SYSTEM_RO if os.path.exists(p)]
+    paths: list[str] = []
+    for p in python_paths():
+        if p not in paths and not any(p.startswith(q.rstrip("/") + "/") for q in paths):
+            paths.append(p)
+    return paths + _own_files() + [p for p in SYSTEM_RO if os.path.exists(p) and p not in paths]
+
+
+def python_paths() -> list[str]:
+    """What `python -I -S` needs after start: the stdlib, lib-dynload, the interpreter binary (bwrap starts
+    it) and the shared libraries beside the stdlib (libpython, a bundled libffi); never the venv."""
+    import sysconfig
+
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    out = [stdlib, os.path.join(stdlib, "lib-dynload"), os.path.realpath(sysconfig.get_config_var("DESTSHARED") or stdlib),
+           os.path.realpath(sys.executable)]
+    lib = os.path.dirname(stdlib)
+    if not any(lib == s or lib.startswith(s + "/") for s in SYSTEM_RO):  # /usr/lib is readable as a whole anyway
+        try:
+            out += sorted(os.path.join(lib, f) for f in os.listdir(lib) if ".so" in f)
+        except OSError:
+            pass
+    return [p for p in dict.fromkeys(out) if os.path.exists(p) and p != "/"]
+
+
+def _own_files() -> list[str]:
+    return [str(PKG / f) for f in ("worker.py", "confine.py", "helpers.py")]
+
+
+def _prefix_paths() -> list[str]:
     paths: list[str] = []
     exe = os.path.realpath(sys.executable)
     for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(exe)):
         for q in (p, os.path.realpath(p)):
-            if q in ("", "/"):  # a Python installed at the root: grant its stdlib only, not the whole tree
+            if q in ("", "/"):
                 q = os.path.dirname(os.__file__)
             if q not in paths:
                 paths.append(q)
-    paths = [p for p in paths if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in paths)]  # nested: one rule
-    paths += [str(PKG / "worker.py"), str(PKG / "confine.py"), str(PKG / "helpers.py")]
-    paths += [p for p in SYSTEM_RO if os.path.exists(p) and p not in paths]
-    return paths
+    return [p for p in paths if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in paths)]
 
 
 # ---- modes ----------------------------------------------------------------------------------------------
@@ -217,10 +301,13 @@ def _linux_layers(spec: dict, caps: Caps) -> None:
         spec["layers"].append("landlock")
     if caps.seccomp:
         spec["layers"].append("seccomp")
+        spec["thread_notify"] = caps.seccomp_notify
     if caps.bwrap:
         spec["bwrap"] = caps.bwrap
+    elif caps.namespaces:
+        spec["layers"].append("namespaces")
     elif shutil.which("bwrap"):
-        spec["notices"].append(f"sandbox: {caps.bwrap_detail}; using Landlock+seccomp only")
+        spec["notices"].append(f"sandbox: {caps.bwrap_detail}; {caps.namespaces_detail}; using Landlock+seccomp only")
 
 
 def _isolates(spec: dict, kind: str) -> bool:
@@ -228,20 +315,21 @@ def _isolates(spec: dict, kind: str) -> bool:
         return True
     if kind == "file":
         return "landlock" in spec["layers"]
-    return "seccomp" in spec["layers"]  # Landlock alone covers TCP only; seccomp denies every socket()
+    return "seccomp" in spec["layers"] or "namespaces" in spec["layers"]  # Landlock alone covers TCP only
 
 
 def missing_isolation(required: list[str], layers: list[str]) -> list[str]:
     """Which required isolation kinds the layers the worker reported do NOT provide."""
     wrapped = "bwrap" in layers or "sandbox-exec" in layers
-    have = {"file": wrapped or "landlock-fs" in layers, "network": wrapped or "seccomp" in layers}
+    have = {"file": wrapped or "landlock-fs" in layers, "network": wrapped or "seccomp" in layers or "ns-net" in layers}
     return [k for k in required if not have.get(k, False)]
 
 
 def _why(caps: Caps) -> str:
     if caps.system == "Linux":
         parts = ["Landlock unavailable" if caps.landlock_abi < 1 else "",
-                 "" if caps.seccomp else caps.seccomp_detail, "" if caps.bwrap else caps.bwrap_detail]
+                 "" if caps.seccomp else caps.seccomp_detail, "" if caps.bwrap else caps.bwrap_detail,
+                 "" if caps.namespaces or caps.bwrap else caps.namespaces_detail]
         return "; ".join(p for p in parts if p) or "unknown"
     if caps.system == "Darwin":
         return "sandbox-exec not found"
@@ -250,27 +338,9 @@ def _why(caps: Caps) -> str:
 
 def describe() -> list[tuple[str, bool, str]]:
     """(layer, active, detail) for `rlm doctor`: the layers `--sandbox auto` uses on this machine."""
-    caps = capabilities()
-    rows = [("process", True, "own session, allow-listed env, 0700 scratch as cwd+HOME, rlimits, timeouts")]
-    if caps.system == "Linux":
-        abi = caps.landlock_abi
-        net = "; no TCP" if abi >= 4 else "; TCP not covered (ABI < 4)"
-        scope = "; signals/abstract sockets scoped" if abi >= 6 else ""
-        rows.append(("landlock", abi >= 1, f"ABI {abi}: read-only system+Python, read-write scratch{net}{scope}"
-                     if abi >= 1 else "not available in this kernel"))
-        rows.append(("seccomp", caps.seccomp, caps.seccomp_detail + (
-            ": no fork/exec/sockets/ptrace/mount/namespaces/bpf/io_uring/keyctl" if caps.seccomp else "")))
-        rows.append(("bwrap", caps.bwrap is not None, caps.bwrap_detail))
-    elif caps.system == "Darwin":
-        rows.append(("sandbox-exec", caps.sandbox_exec is not None,
-                     "deny-default profile (untested)" if caps.sandbox_exec else "not found"))
-        rows.append(("rss-watchdog", True, "host kills the worker above the memory limit (RLIMIT_AS is not enforced)"))
-    try:
-        spec_for_mode("strict")
-        rows.append(("strict", True, "--sandbox strict can run here"))
-    except SandboxError as exc:
-        rows.append(("strict", False, str(exc)))
-    return rows
+    from .report import describe_layers
+
+    return describe_layers()
 
 
 def caps_dict() -> dict:

@@ -1,9 +1,10 @@
 """REPL variables kept across questions and processes (conversations).
 
-The worker pickles its own variables into a file in its scratch directory; the host only moves that
+The worker pickles its own variables into the one file beside its scratch directory it may write
+(_Process.state_file: scratch itself may be a tmpfs the host cannot see); the host only copies that
 file (opened without following links, a regular file with one link, size capped) into the
-conversation's directory, and later copies it beside a fresh worker's context, where that worker
-unpickles it. The host never unpickles anything: a pickle made by hostile code only ever runs inside
+conversation's directory, then empties it, and later copies it beside a fresh worker's context,
+where that worker unpickles it. The host never unpickles anything: a pickle made by hostile code only ever runs inside
 a sandbox.
 """
 from __future__ import annotations
@@ -43,17 +44,21 @@ def save(box: SubprocessSandbox, dest: Path, max_bytes: int = MAX_STATE_BYTES) -
     """Ask the worker to pickle its variables, then move the file to `dest` (atomically)."""
     if box.proc is None:
         return StateReport(error="no REPL is running")
-    scratch_file = box.proc.scratch / STATE_FILE
+    outbox = box.proc.state_file  # beside scratch, not in it: scratch may be a tmpfs only the worker sees
     try:
-        reply = box.control({"type": "save", "path": str(scratch_file), "max_bytes": max_bytes}, _timeout(box))
+        reply = box.control({"type": "save", "path": str(outbox), "max_bytes": max_bytes}, _timeout(box))
     except (TimeoutError, WorkerDied) as exc:
         return StateReport(error=f"the REPL did not save its variables ({exc or 'timeout'}); it was restarted")
     report = _report(reply, "saved")
     if report.error is None:
         try:
-            report.bytes = _take(scratch_file, dest, max_bytes + (1 << 20))
+            report.bytes = _take(outbox, dest, max_bytes + (1 << 20), keep=True)
         except OSError as exc:
             report.error = f"the saved variables could not be kept ({exc})"
+    try:
+        os.truncate(outbox, 0)  # emptied, never removed: the worker's Landlock rule names this inode
+    except OSError:
+        pass
     return report
 
 

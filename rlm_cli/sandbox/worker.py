@@ -3,8 +3,10 @@
 Run by the host as ``python -I -S worker.py --in FD --out FD ...``. Standard library only and no
 imports from rlm_cli, so it starts in tens of milliseconds and needs nothing but the Python
 prefix. Protocol: JSON lines on two pipes (``--in`` host->worker, ``--out`` worker->host) that are
-not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file in
-scratch, read back after each exec), so nothing it prints can corrupt the protocol.
+not fds 0-2; the model's code writes to ``sys.stdout`` (captured per exec) and fds 1/2 (a file beside
+scratch, read back after each exec), so nothing it prints can corrupt the protocol. Before any model
+code runs it confines itself with confine.py (namespaces, Landlock, the host's seccomp program) and
+caps its threads (ThreadCap).
 
 host -> worker: {"type": "exec", "code": str, "seq": int}
                 {"type": "reply", "id": int, "results": [str, ...]} | {"type": "reply", "id": int, "error": str, "fatal": bool}
@@ -143,6 +145,45 @@ class Timer:
     def stop(self) -> None:
         if self.seconds > 0:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class ThreadCap:
+    """At most `limit` threads of model code at once (threading, concurrent.futures, _thread). ctypes can get
+    past this count; the host's seccomp supervisor (limits.ThreadSupervisor) is the kernel-side cap."""
+
+    def __init__(self, limit: int):
+        self.limit, self.live, self.lock = limit, 0, threading.Lock()
+
+    def install(self) -> None:
+        import _thread
+
+        for mod, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
+                          (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
+            if getattr(mod, name, None) is not None:
+                setattr(mod, name, self._wrap(getattr(mod, name)))
+
+    def _count(self, n: int) -> None:
+        with self.lock:
+            if n > 0 and self.live >= self.limit:
+                raise RuntimeError(f"can't start new thread: the REPL allows at most {self.limit} threads at once")
+            self.live += n
+
+    def _wrap(self, original):
+        def start(function, *args, **kwargs):
+            def run(*a, **k):
+                try:
+                    return function(*a, **k)
+                finally:
+                    self._count(-1)
+
+            self._count(1)
+            try:
+                return original(run, *args, **kwargs)
+            except BaseException:
+                self._count(-1)
+                raise
+
+        return start
 
 
 _REPL = None  # the Repl of this process: Document objects read `context` through it (so they pickle)
@@ -469,9 +510,10 @@ class Repl:
     def _raw_output(self) -> str:
         """Whatever was written straight to fds 1/2 (os.write, C code) since the last exec."""
         try:
-            with open(self.out_path, "rb") as f:
+            with open(self.out_path, "r+b") as f:
                 data = f.read(self.opts.max_output + 1)
-            os.truncate(self.out_path, 0)
+                if data:
+                    f.truncate(0)  # ftruncate: path-based truncate() is not on the seccomp allowlist
         except OSError:
             return ""
         if not data:
@@ -562,40 +604,59 @@ def _limits(opts: argparse.Namespace) -> None:
         cap(resource.RLIMIT_FSIZE, opts.file_mb * 1024 * 1024)
     if opts.cpu_seconds:
         cap(resource.RLIMIT_CPU, opts.cpu_seconds)
+    if opts.nproc:  # only asked for inside a user namespace, where the kernel counts that namespace's tasks
+        cap(resource.RLIMIT_NPROC, opts.nproc)
     cap(resource.RLIMIT_CORE, 0)
     cap(resource.RLIMIT_NOFILE, opts.open_files or 256)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead of killing us
 
 
-def _confine(opts: argparse.Namespace) -> list[str]:
-    """Apply the OS confinement layers named in --confine (implemented in confine.py beside us)."""
-    if not opts.confine:
+_confine_mod = None
+
+
+def _confine_module():
+    """confine.py beside us, loaded by path (the worker runs with -I: its directory is not on sys.path)."""
+    global _confine_mod
+    if _confine_mod is None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("_rlm_confine", os.path.join(os.path.dirname(__file__), "confine.py"))
+        _confine_mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_confine_mod)
+    return _confine_mod
+
+
+def _namespaces(opts: argparse.Namespace, spec: dict) -> list[str]:
+    """New namespaces before anything else; the process that returns is pid 1 of the new pid namespace."""
+    if "namespaces" not in (spec.get("layers") or []):
         return []
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
-    spec = importlib.util.spec_from_file_location("_rlm_confine", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.apply(json.loads(opts.confine))
+    return _confine_module().enter_namespaces(spec, keep_fds=(opts.fd_in, opts.fd_out))
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser()
+    for name in ("--context", "--sources", "--raw-output"):
+        p.add_argument(name, required=True)
     p.add_argument("--in", dest="fd_in", type=int, required=True)
     p.add_argument("--out", dest="fd_out", type=int, required=True)
-    p.add_argument("--context", required=True)
-    p.add_argument("--sources", required=True)
-    p.add_argument("--raw-output", required=True)
-    p.add_argument("--max-output", type=int, default=10_000)
     p.add_argument("--soft-timeout", type=float, default=60.0)
-    p.add_argument("--memory-mb", type=int, default=0)
-    p.add_argument("--file-mb", type=int, default=0)
-    p.add_argument("--cpu-seconds", type=int, default=0)
-    p.add_argument("--open-files", type=int, default=256)
+    for name, default in (("--max-output", 10_000), ("--memory-mb", 0), ("--file-mb", 0), ("--cpu-seconds", 0),
+                          ("--open-files", 256), ("--nproc", 0), ("--max-threads", 0)):
+        p.add_argument(name, type=int, default=default)
     p.add_argument("--confine", default="")
-    opts = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def _start(opts: argparse.Namespace) -> tuple[Channel, Repl] | None:
+    """Namespaces, context, rlimits, confinement, thread cap; then `ready` (or why confinement failed)."""
     t0 = time.perf_counter()
+    spec = json.loads(opts.confine) if opts.confine else {}
+    try:
+        layers = _namespaces(opts, spec)
+    except Exception as exc:  # the host decides whether a missing layer is fatal
+        Channel(opts.fd_in, opts.fd_out).send({"type": "ready", "pid": os.getpid(), "layers": [],
+                                               "confine_error": f"{type(exc).__name__}: {exc}"})
+        return None
     with open(opts.context, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
         context = f.read()
     with open(opts.sources, "r", encoding="utf-8") as f:
@@ -604,12 +665,22 @@ def main(argv: list[str] | None = None) -> None:
     _helpers()  # before confinement (it may deny reading files); saved search hits unpickle in a fresh worker
     _limits(opts)
     try:
-        layers = _confine(opts)
-    except Exception as exc:  # the host decides whether a missing layer is fatal
+        layers += _confine_module().apply(spec) if spec else []
+    except Exception as exc:
         chan.send({"type": "ready", "pid": os.getpid(), "layers": [], "confine_error": f"{type(exc).__name__}: {exc}"})
-        return
+        return None
+    if opts.max_threads:
+        ThreadCap(opts.max_threads).install()
     repl = Repl(chan, context, sources, opts)
     chan.send({"type": "ready", "pid": os.getpid(), "layers": layers, "load_s": time.perf_counter() - t0})
+    return chan, repl
+
+
+def main(argv: list[str] | None = None) -> None:
+    started = _start(_parse_args(argv))
+    if started is None:
+        return
+    chan, repl = started
     while True:
         msg = chan.recv()
         if msg.get("type") == "exec":
