@@ -21,7 +21,7 @@ import re
 
 MAX_ITEMS = 32  # evidence items sent with one FINAL
 QUOTE_CHARS = 2_000  # one quote as sent (the host keeps a shorter one)
-MAX_POSTINGS = 200_000  # a term matching more often than this carries no information: skipped
+MAX_POSTINGS = 50_000  # a term matching more often than this is counted no further and does not score
 SNIPPET = 300  # characters of a hit's text
 STOPWORDS = frozenset("""a an and any are as at be been by can could did do does for from had has have how i if in
 into is it its me my of on or our please say so tell than that the their them then there these they this those
