@@ -25,6 +25,7 @@ case $status in
   3)   echo "rlm: input problem with $FEED (missing, unreadable or empty)" >&2 ;;
   4)   echo "rlm: model backend failed (key, server, rate limit): run 'rlm doctor'" >&2 ;;
   5)   echo "rlm: budget or time limit reached before an answer; see 'rlm logs list'" >&2 ;;
+  6)   echo "rlm: answer without verified evidence (--evidence required); not published" >&2 ;;
   130) echo "rlm: interrupted" >&2 ;;
   *)   echo "rlm: failed with exit status $status" >&2 ;;
 esac

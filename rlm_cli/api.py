@@ -36,7 +36,7 @@ class RLMResult:
     """What `RLM.completion` returns. `response` is None when a limit stopped the run (status "limit")."""
 
     response: str | None
-    status: str  # ok | limit
+    status: str  # ok | limit | unsupported (evidence="required" and no verified evidence)
     run_id: str
     usage: dict  # per model: calls, prompt_tokens, completion_tokens, cost_usd
     cost: float  # USD over the whole tree
@@ -51,10 +51,14 @@ class RLMResult:
     error: str | None = None
     trajectory_path: str | None = None
     conversation: str | None = None  # the conversation's id (persistent RLM, RLM.conversation)
+    citations: list[dict] = field(default_factory=list)  # verified evidence: quote, source, location, start, end, verified
+    supported: bool | None = None  # at least one citation verified (None: no answer)
+    forced: bool | None = None  # the answer was forced at the iteration limit
+    confidence: str | None = None  # verified | unverified | forced
 
     @property
     def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.status == "ok" else ExitStatus.LIMIT
+        return {"ok": ExitStatus.OK, "unsupported": ExitStatus.UNSUPPORTED}.get(self.status, ExitStatus.LIMIT)
 
     def __str__(self) -> str:
         return self.response or ""
@@ -69,7 +73,8 @@ class RLM:
                  max_calls: int | None = None, max_cost: float | None = None, max_tokens: int | None = None,
                  timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
                  concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True,
-                 persistent: bool = False, cache: bool | None = None, prompt_cache: bool | None = None):
+                 persistent: bool = False, cache: bool | None = None, prompt_cache: bool | None = None,
+                 evidence: str = "optional"):
         """`persistent=True`: every `completion` is a follow-up in one conversation (the REPL keeps its
         variables between calls; `close()` or `with RLM(...)` ends it). `cache=True`: the response cache
         (`--cache`); `prompt_cache=False`: no provider prompt-cache marks (`--no-prompt-cache`)."""
@@ -77,11 +82,14 @@ class RLM:
 
         if sandbox not in ("auto", "strict", "basic"):
             raise UsageError(f"sandbox={sandbox!r}: use 'auto', 'strict' or 'basic'")
+        if evidence not in ("optional", "required"):
+            raise UsageError(f"evidence={evidence!r}: use 'optional' or 'required'")
         self.verbose = verbose
         self.options = RunOptions(max_iterations=max_iterations, max_depth=max_depth, max_calls=max_calls,
                                   max_cost=max_cost, max_tokens=max_tokens, timeout=timeout,
                                   exec_timeout=exec_timeout, concurrency=concurrency, sandbox=sandbox,
-                                  trajectory=save_trajectory, cache=cache, prompt_cache=prompt_cache)
+                                  trajectory=save_trajectory, cache=cache, prompt_cache=prompt_cache,
+                                  evidence=evidence)
         if profile is not None or backend_kwargs is None:
             from . import config as cfg
             from .runs import concurrency as pick_concurrency
@@ -308,7 +316,8 @@ def _result(r, collected: list[dict]) -> RLMResult:
     return RLMResult(response=r.answer, status=r.status, run_id=r.run_id, usage=u.as_dict(), cost=round(u.cost_usd, 6),
                      trajectory=list(collected), iterations=r.iterations, calls=u.calls, sub_calls=u.sub_calls,
                      tokens=u.tokens, duration_s=r.duration_s, root_model=r.root_model, sub_model=r.sub_model,
-                     error=r.error, trajectory_path=r.trajectory_path, conversation=r.conversation)
+                     error=r.error, trajectory_path=r.trajectory_path, conversation=r.conversation,
+                     citations=[c.as_json() for c in r.citations], **r.labels)
 
 
 __all__ = ["RLM", "RLMResult", "ConversationSession", "load_context"]

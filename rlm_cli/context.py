@@ -110,6 +110,15 @@ def locate(text: str, sources: list[dict], offset: int) -> str:
     """Shared by the host and (as a copy of its logic) the sandbox worker."""
     if not sources:
         return f"offset {offset}"
+    name, part = where(text, sources, offset)
+    return f"{name} {part}"
+
+
+def where(text: str, sources: list[dict], offset: int) -> tuple[str, str]:
+    """(source name, where in it: "p.3", "ch. 7", "slide 2", "Sheet1 row 120", "line 12") for an offset
+    in `text`; ("", "offset N") without sources."""
+    if not sources:
+        return "", f"offset {offset}"
     offset = max(0, min(int(offset), max(len(text) - 1, 0)))
     starts = [s["start"] for s in sources]
     i = max(bisect.bisect_right(starts, offset) - 1, 0)
@@ -118,6 +127,6 @@ def locate(text: str, sources: list[dict], offset: int) -> str:
     if pages:
         pstarts = [p["start"] for p in pages]
         j = max(bisect.bisect_right(pstarts, offset) - 1, 0)
-        return f"{src['name']} {span_label(text, pages[j], offset)}"
+        return src["name"], span_label(text, pages[j], offset)
     line = text.count("\n", src["start"], max(offset, src["start"])) + 1
-    return f"{src['name']} line {line}"
+    return src["name"], f"line {line}"

@@ -13,6 +13,7 @@ class ExitStatus(enum.IntEnum):
     INPUT = 3  # missing, unreadable, encrypted or empty input
     BACKEND = 4  # auth, unknown model, unreachable server, rate limit after retries
     LIMIT = 5  # a limit stopped the run before an answer (iterations, calls, cost, time)
+    UNSUPPORTED = 6  # --evidence required: the answer has no verified evidence
     INTERRUPTED = 130  # Ctrl-C
 
 

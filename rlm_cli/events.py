@@ -19,7 +19,7 @@ SUBCALL_PROGRESS = "subcall_progress"
 SUBCALL_END = "subcall_end"
 NODE_END = "node_end"
 WARNING = "warning"
-RUN_END = "run_end"  # terminal: answered (status ok) or stopped by a limit (status limit)
+RUN_END = "run_end"  # terminal: answered (status ok; unsupported with --evidence required) or stopped by a limit
 INTERRUPTED = "interrupted"  # terminal: Ctrl-C
 FAILED = "failed"  # terminal: backend failure, bad input met mid-run, or a bug
 
@@ -41,9 +41,10 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     SUBCALL_START: (("call_id", "fn", "batched", "n", "previews"), ()),
     SUBCALL_PROGRESS: (("call_id", "done", "total"), ()),
     SUBCALL_END: (("call_id", "fn", "n", "failed", "duration_s", "previews"), ()),
-    NODE_END: (("status", "answer", "iterations"), ("error",)),
+    NODE_END: (("status", "answer", "iterations"), ("error", "citations", "forced")),
     WARNING: (("message",), ()),
-    RUN_END: (("status", "exit_code", "answer", "error", "usage") + _TOTALS, ("cache_hits",)),
+    RUN_END: (("status", "exit_code", "answer", "error", "usage") + _TOTALS,
+              ("cache_hits", "citations", "supported", "forced", "confidence")),
     INTERRUPTED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
     FAILED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
 }

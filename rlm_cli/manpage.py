@@ -44,6 +44,8 @@ EXIT_DESCRIPTIONS = {
     "BACKEND": "The model backend failed: authentication, unknown model, unreachable server, rate limited after retries.",
     "LIMIT": "A limit (iterations, calls, tokens, cost, time) stopped the run before an answer; "
              "the partial trajectory is saved.",
+    "UNSUPPORTED": "--evidence required and the answer has no verified evidence (status unsupported); the answer is "
+                   "printed, but not written to -o FILE.",
     "INTERRUPTED": "Interrupted (Ctrl-C, SIGINT).",
 }
 

@@ -19,52 +19,61 @@ Available in the REPL:
 `d.start`/`d.end` (its offsets in `context`), `d.locate(i)` for an offset in `d.text`. With one source \
 `context` is exactly its text; with several, each is preceded by a line `==> NAME <==` and a blank line \
 separates them, so count or search per file over `d.text`.
+- `search(query, k=5)`: the k passages of `context` that best match the words of `query` (ranked), each a \
+hit with `.start`, `.end`, `.where` (file and page/line) and `.text`; print the result to see them. \
+`search(pattern, regex=True)`: the matches of a regular expression, in order.
+- `read(offset, chars=1500)`: the text of `context` around an offset (or a hit).
 - `locate(offset)`: where an offset in `context` is ("file p.N", "file ch. 7", "file slide 12", \
-"file Sheet1 row 120", "file msg 3", "file § Heading", "file line N"), to cite evidence.
+"file Sheet1 row 120", "file msg 3", "file § Heading", "file line N").
 - `llm_query(prompt)`: ask a sub-model (it sees only `prompt`, up to about {sub_window} characters); returns str.
 - `llm_query_batched(prompts)`: many llm_query calls in parallel; returns a list of str in the same order \
 (a failed prompt gives a string starting with "Error:"). Much faster than a loop of llm_query.
 - `rlm_query(question, sub_context)`: a sub-agent like you, with its own REPL over `sub_context`; returns \
-its answer (str).{depth_note}
+its answer (str); the evidence it cites is added to yours.{depth_note}
 - `rlm_query_batched(questions, sub_contexts)`: several rlm_query in parallel; returns a list of str.
-- `FINAL(answer)`: submit your final answer (a value, e.g. a string) and stop. `FINAL_VAR(name)` submits \
-the variable with that name. Only FINAL called from code counts: writing an answer in plain text does not.
+- `FINAL(answer, evidence=[...])`: submit your final answer (a value, e.g. a string) and stop. `evidence`: \
+exact quotes copied from `context`, search hits, re matches or (start, end) offsets that show the answer. \
+The host checks every item against the document and reports where it is (file and page); items it cannot \
+find are reported as unverified. `cite(item)` adds evidence along the way and returns where it is. \
+`FINAL_VAR(name)` submits the variable with that name. Only FINAL called from code counts: writing an \
+answer in plain text does not.{evidence_note}
 
-Work step by step: look at the structure first (length, a few slices, headers), then search with \
-`re`/`str.find`, chunk and delegate reading to llm_query / llm_query_batched, aggregate in Python, and \
-call FINAL when you are sure. Keep each reply short: a sentence of plan, then code.
+How to work: look at the structure first (length, a few slices, headers); find passages with `search` \
+(or `re` / `str.find`) and read around them; to count, list or compare, write Python over the whole \
+`context`; chunk and delegate reading to llm_query / llm_query_batched when the answer needs judgement over \
+much text; aggregate in Python; call FINAL with evidence when you are sure. Never re-run code that already \
+printed what you needed: use its output. Keep each reply short: a sentence of plan, then code."""
 
-Example:
-```repl
-import re
-print(len(context), context[:300])
-hits = [m.start() for m in re.finditer(r"(?i)deadline", context)]
-print(len(hits), [locate(h) for h in hits[:5]])
-```
-Later, after reading the output:
-```repl
-chunks = [context[max(0, h - 1500):h + 1500] for h in hits[:20]]
-notes = llm_query_batched([f"Which supplier missed the deadline? Answer briefly.\\n\\n{{c}}" for c in chunks])
-answer = llm_query("Combine these notes into one answer:\\n" + "\\n".join(notes))
-FINAL(answer)
-```"""
+EVIDENCE_REQUIRED = " Evidence is required here: an answer without at least one verified item is not accepted."
 
 FIRST = """Question: {question}
 
 The context is {context_chars:,} characters (about {context_tokens:,} tokens) from {n_sources} source(s):
 {source_lines}
 {budget}
-Turn 1 of {max_iterations}. Start by exploring `context` with code; do not answer from memory."""
+Turn 1 of {max_iterations}. Reply with a ```repl block that searches `context` for words of the question \
+(search(...), or your own code) and prints what it finds; do not answer from memory."""
 
 NEXT = """{outputs}
 
-Turn {turn} of {max_iterations}.{budget} Continue, or call FINAL(answer) in code when you have the answer."""
+Turn {turn} of {max_iterations}.{budget} If this output shows the answer, reply with a ```repl block that calls \
+FINAL(answer, evidence=[the printed line that shows it]). Otherwise run different code."""
 
 NO_CODE = """Your reply had no ```repl code block, so nothing ran. Only code runs here, and only FINAL(...) \
 called from code submits an answer. Reply with a ```repl block. Turn {turn} of {max_iterations}."""
 
-LAST_CHANCE = """You are out of turns. Reply now with exactly one ```repl block that calls FINAL(...) with \
-your best answer from what you have found so far (say what is uncertain)."""
+LAST_CHANCE = """You are out of turns. Reply now with exactly one ```repl block that calls \
+FINAL(answer, evidence=[...]) with your best answer from what you have found so far (say what is uncertain)."""
+
+NO_EVIDENCE = """Your answer was not accepted: evidence is required and {problem}. Call FINAL(answer, \
+evidence=[...]) again with an exact quote copied from text the REPL printed, or a search hit. \
+Turn {turn} of {max_iterations}."""
+
+REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
+again tells you nothing new. Change course: search other words, read around an offset you found, ask \
+llm_query about a passage, or, if the output already answers the question, call FINAL(answer, evidence=[...])."""
+
+REPEATED_AGAIN = """ You have now repeated yourself {count} times: do something different in your next reply."""
 
 CHILD_NOTE = " You are a sub-agent (depth {depth}): answer the question for the caller concisely."
 
@@ -80,6 +89,7 @@ class PromptInfo:
     depth: int
     max_depth: int
     sub_window_chars: int
+    evidence_required: bool = False
 
 
 def system_prompt(info: PromptInfo) -> str:
@@ -88,7 +98,8 @@ def system_prompt(info: PromptInfo) -> str:
     else:
         depth_note = " (At your depth it is answered by a plain sub-model call, like llm_query.)"
     text = SYSTEM.format(max_output=info.max_output, context_chars=info.context_chars,
-                         sub_window=info.sub_window_chars, depth_note=depth_note)
+                         sub_window=info.sub_window_chars, depth_note=depth_note,
+                         evidence_note=EVIDENCE_REQUIRED if info.evidence_required else "")
     if info.depth > 0:
         text += CHILD_NOTE.format(depth=info.depth)
     return text
@@ -130,7 +141,22 @@ def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: i
                        budget=f" Budget left: {budget}." if budget else "")
 
 
-_VOLATILE = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= Continue)|(?<=characters \()about [\d,]+ tokens(?=\))",
+def repeated(turn: int, count: int) -> str:
+    """What the model is told when a code block repeats one it ran before with the same output."""
+    return REPEATED.format(turn=turn) + (REPEATED_AGAIN.format(count=count) if count > 1 else "")
+
+
+def no_evidence(citations: list, turn: int, max_iterations: int) -> str:
+    """The corrective message when --evidence required and none of the answer's evidence verified."""
+    if not citations:
+        problem = "your FINAL carried none"
+    else:
+        reasons = "; ".join(f"{c.quote[:60]!r}: {c.reason}" for c in citations[:3])
+        problem = f"none of it could be verified ({reasons})"
+    return NO_EVIDENCE.format(problem=problem, turn=turn, max_iterations=max_iterations)
+
+
+_VOLATILE = re.compile(r"^Budget: [^\n]*\n|(?<=\.) Budget left: [^\n]*?\.(?= If this output)|(?<=characters \()about [\d,]+ tokens(?=\))",
                        re.M)
 
 

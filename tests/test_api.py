@@ -133,3 +133,21 @@ def test_bad_arguments_are_usage_errors():
 def test_python_m_rlm_cli_version():
     out = subprocess.run([sys.executable, "-m", "rlm_cli", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("rlm ")
+
+
+def test_completion_returns_verified_citations_and_labels(script):
+    from rlm_cli import RLM
+    from rlm_cli.errors import ExitStatus, UsageError
+
+    code = "```repl\ni = context.find('The vault code')\nFINAL('4417', evidence=[(i, i + 23), 'invented line'])\n```"
+    rlm = RLM(backend="scripted", backend_kwargs={"model_name": script([{"turn": 1, "when": "Question:", "reply": code}])})
+    r = rlm.completion("What is the vault code?", _text("4417"))
+    assert r.response == "4417" and (r.supported, r.forced, r.confidence) == (True, False, "verified")
+    assert [c["verified"] for c in r.citations] == [True, False]
+    assert r.citations[0]["quote"] == "The vault code is 4417." and r.citations[0]["location"] == "line 2001"
+    strict = RLM(backend="scripted", evidence="required",
+                 backend_kwargs={"model_name": script([{"when": "Question:|evidence", "reply": "```repl\nFINAL('x')\n```"}])})
+    bad = strict.completion("q?", "text")
+    assert (bad.status, bad.exit_status, bad.supported) == ("unsupported", ExitStatus.UNSUPPORTED, False)
+    with pytest.raises(UsageError):
+        RLM(backend="scripted", backend_kwargs={"model_name": "x"}, evidence="maybe")

@@ -135,3 +135,54 @@ def test_runner_direct_baseline_reads_the_whole_context_when_it_fits():
                                      systems=["direct"]))
     (s,) = res["summary"]
     assert s["accuracy"] == 1.0 and s["kept_fraction"] == 1.0 and s["prompt_tokens"] >= 8000
+
+
+def test_intervals_wilson_for_right_or_wrong_and_t_for_partial_scores():
+    from bench.tasks.results import interval
+
+    lo, hi = interval([1.0] * 10)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.722, abs=0.001)
+    lo, hi = interval([1.0] * 5 + [0.0] * 5)
+    assert (round(lo, 3), round(hi, 3)) == (0.237, 0.763)
+    lo, hi = interval([0.5, 0.75, 1.0, 0.25])
+    assert lo < 0.625 < hi and lo >= 0.0 and hi <= 1.0
+
+
+def test_evidence_score_needs_a_verified_citation_over_the_gold_record_with_its_value():
+    from bench.tasks.evidence import evidence_score
+
+    item = generate("needle", 8000, 1, seed=1)[0]
+    text = "".join(item.docs.values())
+    (record,) = item.params["evidence"]
+    i = text.index(record)
+    cite = lambda a, b, ok=True: {"start": a, "end": b, "verified": ok}  # noqa: E731
+    assert evidence_score(item, [cite(i, i + len(record))], text) == 1.0
+    assert evidence_score(item, [cite(i, i + len(record), ok=False)], text) == 0.0
+    assert evidence_score(item, [cite(i, i + 20)], text) == 0.0  # the key without the number
+    assert evidence_score(item, [cite(0, 50)], text) == 0.0 and evidence_score(item, None, text) == 0.0
+    assert evidence_score(generate("aggregate", 8000, 1)[0], [], text) is None
+    hop = generate("multihop", 8000, 1)[0]
+    assert hop.params["evidence"][0].endswith(f"country of {hop.answer}.")
+    assert any(hop.params["evidence"][0] in t for t in hop.docs.values())
+
+
+def test_results_file_resumes_and_the_report_has_intervals(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    a = runner.Args("needle", 8000, 2, seed=5, policy="oracle", timeout=60, results=str(results))
+    first = runner.run(a)
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 4 and {r["system"] for r in rows} == {"rlm", "direct"}
+    assert all(r["model"] == "oracle" and r["index"] in (0, 1) for r in rows)
+    assert [r["evidence_score"] for r in rows if r["system"] == "rlm"] == [1.0, 1.0]  # the oracle cites its match
+    assert [r["evidence_score"] for r in rows if r["system"] == "direct"] == [None, None]
+    with open(results, "a") as f:
+        f.write('{"task": "needle", "broken')  # a line cut short by a crash
+    again = runner.run(runner.Args("needle", 8000, 3, seed=5, policy="oracle", timeout=60, results=str(results)))
+    assert len(again["items"]) == 2  # only item 2 ran (rlm and direct)
+    assert first["table"][0]["n"] == 2 and again["table"][0]["n"] == 3
+    capsys.readouterr()
+    assert runner.main(["--report", str(results), "--markdown"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| task | length | system | n | accuracy | 95% CI | evidence |")
+    assert out[2].startswith("| needle | 8K | rlm | 3 | 1.00 | [0.44, 1.00] | 1.00 |")
+    assert out[3].startswith("| needle | 8K | direct | 3 | 1.00 | [0.44, 1.00] |  |")

@@ -223,17 +223,19 @@ def test_usage_errors_exit_2(cli):
     assert r.exit_code == 2
 
 
-def test_citations_come_from_locate_references_in_the_answer(cli, script, tmp_path):
+def test_citations_come_from_evidence_not_from_locate_references_in_the_answer(cli, script, tmp_path):
     a, b = tmp_path / "alpha.txt", tmp_path / "beta.txt"
     a.write_text("one\ntwo\nthe key fact\n")
     b.write_text("nothing here\n")
     model = script([{"turn": 1, "when": "Question", "reply":
-                     "```repl\ni = context.find('key fact')\nFINAL('It is the key fact (' + locate(i) + ').')\n```"}])
+                     "```repl\ni = context.find('key fact')\nFINAL('It is the key fact (' + locate(i) + ').', evidence=i)\n```"}])
     r = cli(["ask", a, b, "where?", "-m", model, "--json"])
     assert r.exit_code == 0, r.stderr
     obj = r.json()
     assert obj["answer"] == f"It is the key fact ({a} line 3)."
-    assert obj["citations"] == [{"source": str(a), "line": 3, "text": f"{a} line 3"}]
+    start = obj["citations"][0]["start"]
+    assert obj["citations"] == [{"quote": "the key fact", "source": str(a), "location": "line 3", "start": start,
+                                 "end": start + len("the key fact"), "verified": True}]
 
 
 def test_output_file_gets_normal_permissions_and_keeps_existing_ones(cli, script, tmp_path):

@@ -20,12 +20,18 @@ SCENARIOS = {
                 {"when": ".", "reply": R.format("FINAL('x')")}],
     "error": [{"when": "Question", "reply": R.format("raise ValueError('boom')")},
               {"when": "boom", "reply": R.format("FINAL(1)")}],
+    "evidence": [{"turn": 1, "when": "Question: q", "reply": R.format(
+        "c = rlm_query('sub q', context[:4])\nFINAL(c, evidence=['some text', 'made up'])")},
+        {"when": "sub q", "reply": R.format("FINAL('child', evidence='some')")}],
+    "unsupported": [{"when": ".", "reply": R.format("FINAL('no proof')")}],
 }
+CONFIG = {"unsupported": {"evidence": "required"}}
 
 
-def _events(rules, **limits) -> list[ev.Event]:
+def _events(rules, config=None, **limits) -> list[ev.Event]:
     model = ScriptedModel.from_dict({"rules": rules, "default": "plain"})
-    cfg = RunConfig("scripted/r", "scripted/s", Limits(**limits), sandbox=SandboxOptions(exec_timeout=10))
+    cfg = RunConfig("scripted/r", "scripted/s", Limits(**limits), sandbox=SandboxOptions(exec_timeout=10),
+                    **(config or {}))
     run = Run(model, cfg)
     events: list[ev.Event] = []
     run.bus.add(events.append)
@@ -37,7 +43,7 @@ def _events(rules, **limits) -> list[ev.Event]:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_event_matches_the_schema_and_ends_with_one_terminal(name):
-    events = _events(SCENARIOS[name], max_iterations=2)
+    events = _events(SCENARIOS[name], CONFIG.get(name), max_iterations=2)
     for e in events:
         assert e.kind in ev.SCHEMA, e.kind
         required, optional = ev.SCHEMA[e.kind]
@@ -46,6 +52,10 @@ def test_every_event_matches_the_schema_and_ends_with_one_terminal(name):
         assert keys <= set(required) | set(optional), (e.kind, keys - set(required) - set(optional))
     terminal = [e for e in events if e.kind in ev.TERMINAL]
     assert len(terminal) == 1 and events[-1] is terminal[0]
+    if name in ("evidence", "unsupported"):
+        end = events[-1].data
+        assert end["status"] == ("ok" if name == "evidence" else "unsupported") and "citations" in end
+        assert end["supported"] is (name == "evidence")
 
 
 def test_the_scenarios_cover_every_non_failure_kind():

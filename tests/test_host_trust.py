@@ -279,7 +279,8 @@ def test_forged_oversized_final_is_cut_too(ask):
     assert r.exit_code == 0, r.stderr
     result = r.json()
     assert result["answer"].startswith("F" * 1_000_000) and len(result["answer"]) < 1_000_200
-    assert result["warnings"] == ["the answer had 30,000,000 characters: cut to the first 1,000,000 (the cap on a FINAL answer)"]
+    assert result["warnings"] == ["the answer had 30,000,000 characters: cut to the first 1,000,000 (the cap on a FINAL answer)",
+                                  "no verified evidence supports the answer"]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "file"])

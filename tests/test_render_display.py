@@ -57,9 +57,12 @@ def test_pipe_stdout_holds_only_the_answer_and_verbose_lines_go_to_stderr(cli, s
     assert "\x1b[" not in r.stderr  # not a terminal: no colour, no cursor moves
 
 
-def test_no_tty_without_verbose_prints_nothing_on_success(cli, script, doc):
+def test_no_tty_without_verbose_prints_only_the_evidence_warning_on_success(cli, script, doc):
     r = cli(["ask", doc, QUESTION, "-m", script(RULES)])
-    assert (r.exit_code, r.stdout, r.stderr) == (0, ANSWER, "")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, ANSWER, "rlm: warning: no verified evidence supports the answer\n")
+    cited = [{"when": "Question", "reply": "```repl\nFINAL('ACME', evidence='The supplier ACME missed')\n```"}]
+    r = cli(["ask", doc, QUESTION, "-m", script(cited)])
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "ACME\n", "")
 
 
 def test_quiet_prints_only_errors(cli, script, doc):

@@ -36,6 +36,8 @@ def multihop(index: int, length: int, seed: int, docs: int = 6) -> Item:
     texts = {f"doc{d + 1:02d}.txt": insert_at(filler(rng, per_doc - sum(len(x) + 1 for x in b)),
                                               [(rng.random(), x) for x in b]) for d, b in enumerate(bins)}
     who = rng.randrange(6)
-    answer = countries[(cities.index(cities[(who + 1) % 6]) + 2) % 6]
+    city = cities[(who + 1) % 6]
+    answer = countries[(cities.index(city) + 2) % 6]
     q = f"In which country is the head office of the company that employs {people[who]}? Answer with the country only."
-    return Item("multihop", index, seed, length, q, answer, "exact", texts, {"person": people[who]})
+    gold = [f"The city of {city} lies in the country of {answer}."]  # the fact that names the answer
+    return Item("multihop", index, seed, length, q, answer, "exact", texts, {"person": people[who], "evidence": gold})

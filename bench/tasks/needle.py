@@ -49,4 +49,5 @@ def _make(task: str, index: int, length: int, seed: int, wanted: int, distractor
              "Answer with one line per key, as key=number.")
         answer = [f"{k}={values[k]}" for k in ask]
         scoring = "multi"
-    return Item(task, index, seed, length, q, answer, scoring, {"haystack.txt": text}, {"keys": ask})
+    gold = [needle_line(k, values[k]) for k in ask]  # the records a verified citation should point at
+    return Item(task, index, seed, length, q, answer, scoring, {"haystack.txt": text}, {"keys": ask, "evidence": gold})

@@ -8,11 +8,13 @@ from pathlib import Path
 from .base import Item
 
 _NEEDLE = """import re
-found = {{}}
+found, cites = {{}}, []
 for key in {keys!r}:
-    m = re.search(r'special magic numbers for ' + re.escape(key) + r' is: (\\d+)', context)
+    m = re.search(r'One of the special magic numbers for ' + re.escape(key) + r' is: (\\d+)\\.', context)
     found[key] = m.group(1) if m else 'not found'
-FINAL('\\n'.join(f'{{k}}={{v}}' for k, v in found.items()) if len(found) > 1 else next(iter(found.values())))"""
+    cites.append(m)
+FINAL('\\n'.join(f'{{k}}={{v}}' for k, v in found.items()) if len(found) > 1 else next(iter(found.values())),
+      evidence=[m for m in cites if m])"""
 
 _RECORDS = """import re
 from collections import Counter
@@ -32,8 +34,8 @@ _HOP = """import re
 person = {person!r}
 company = re.search(re.escape(person) + r' is employed by ([^.]+)\\.', context).group(1)
 city = re.search(r'The head office of ' + re.escape(company) + r' is in the city of ([^.]+)\\.', context).group(1)
-country = re.search(r'The city of ' + re.escape(city) + r' lies in the country of ([^.]+)\\.', context).group(1)
-FINAL(country)"""
+m = re.search(r'The city of ' + re.escape(city) + r' lies in the country of ([^.]+)\\.', context)
+FINAL(m.group(1), evidence=m)"""
 
 
 def code_for(item: Item) -> str:
@@ -60,7 +62,7 @@ def solve(item: Item, text: str) -> str | None:
     """Run the oracle code in-process over `text` (the direct baseline's perfect reader of what it sees)."""
     answer: list = []
 
-    def final(value):
+    def final(value, *evidence, **kw):
         answer.append(str(value))
         raise _Done
 

@@ -4,6 +4,9 @@ rlm runs as the real CLI (`rlm ask ... --json`, a subprocess per item). The dire
 the whole context (exactly the text rlm ingests) into one call, cut to the model's window, and
 says how much was cut. `--policy oracle` replaces the model with correct code (rlm side) and a
 perfect reader of the truncated text (baseline side): a sanity check of generators and scoring.
+`--results FILE` appends every finished item to a JSON-lines file and skips the items already in it
+(resume after a crash); `--report FILE` prints the table (accuracy with a 95 % interval, evidence
+score, tokens and seconds per item) from such a file.
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from pathlib import Path
 from ..common import bench_env, print_grid, rlm_argv, write_results
 from . import TASKS, generate, parse_length
 from .base import CHARS_PER_TOKEN, Item
+from .evidence import evidence_score
+from .results import HEADERS, ResultsFile, load, markdown, summarize, table_rows
 from .scoring import score
 
 DEFAULT_WINDOW = 32_000  # tokens, when the model's window is unknown (oracle, stub servers)
@@ -37,6 +42,11 @@ class Outcome:
     status: str = "ok"
     error: str | None = None
     kept_fraction: float = 1.0  # direct baseline: share of the context that fit the window
+    evidence_score: float | None = None  # rlm: share of the gold records its verified citations cover
+    supported: bool | None = None  # rlm: a verified citation
+    forced: bool | None = None  # rlm: answered at the last-chance turn
+    iterations: int | None = None
+    trajectory: str | None = None  # rlm: the run's saved events
 
 
 @dataclass
@@ -54,10 +64,22 @@ class Args:
     systems: list[str] = field(default_factory=lambda: ["rlm", "direct"])
     timeout: float = 1800.0
     extra: list[str] = field(default_factory=list)
+    results: str | None = None  # JSON-lines file: append each item, skip those already there
+    model_flag: str | None = field(default=None, init=False)  # -m as given (a.model becomes the resolved name)
+
+    def __post_init__(self):
+        self.model_flag = self.model
+
+    @property
+    def label(self) -> str:
+        """The model column of the results: oracle, -m MODEL, or profile:NAME."""
+        if self.policy == "oracle":
+            return "oracle"
+        return self.model_flag or f"profile:{self.profile}"
 
 
 # ---- rlm -------------------------------------------------------------------------------------------
-def run_rlm(item: Item, a: Args, tmp: Path) -> Outcome:
+def run_rlm(item: Item, a: Args, tmp: Path, text: str) -> Outcome:
     from .oracle import scripted_model
 
     sources = item.write(tmp / f"item{item.index}")
@@ -68,8 +90,9 @@ def run_rlm(item: Item, a: Args, tmp: Path) -> Outcome:
         argv += _model_flags(a)
     argv += a.extra
     t0 = time.perf_counter()
+    home = Path(a.results).with_suffix(".home") if a.results else tmp / "home"  # kept with a results file
     try:
-        proc = subprocess.run(argv, env=bench_env(tmp / "home"), capture_output=True, text=True, timeout=a.timeout)
+        proc = subprocess.run(argv, env=bench_env(home), capture_output=True, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
         return Outcome("rlm", item.index, None, 0.0, time.perf_counter() - t0, status="timeout")
     seconds = time.perf_counter() - t0
@@ -82,7 +105,9 @@ def run_rlm(item: Item, a: Args, tmp: Path) -> Outcome:
     return Outcome("rlm", item.index, obj.get("answer"), score(item, obj.get("answer")), seconds,
                    sum(u.get("prompt_tokens", 0) for u in usage.values()),
                    sum(u.get("completion_tokens", 0) for u in usage.values()),
-                   float(obj.get("cost_usd") or 0.0), obj.get("status", "?"), obj.get("error"))
+                   float(obj.get("cost_usd") or 0.0), obj.get("status", "?"), obj.get("error"),
+                   evidence_score=evidence_score(item, obj.get("citations"), text), supported=obj.get("supported"),
+                   forced=obj.get("forced"), iterations=obj.get("iterations"), trajectory=obj.get("trajectory"))
 
 
 def _model_flags(a: Args) -> list[str]:
@@ -111,10 +136,10 @@ def truncate(text: str, window_tokens: int) -> tuple[str, float]:
     return text[:keep], keep / len(text)
 
 
-def run_direct(item: Item, a: Args, tmp: Path, backend, window: int) -> Outcome:
+def run_direct(item: Item, a: Args, text: str, backend, window: int) -> Outcome:
     from .oracle import solve
 
-    text, kept = truncate(context_text(item.write(tmp / f"item{item.index}")), window)
+    text, kept = truncate(text, window)
     t0 = time.perf_counter()
     if a.policy == "oracle":
         answer = solve(item, text)
@@ -148,36 +173,54 @@ def _backend_and_window(a: Args):
 
 
 # ---- report -------------------------------------------------------------------------------------------
-def summarize(outcomes: list[Outcome], system: str) -> dict:
-    mine = [o for o in outcomes if o.system == system]
-    if not mine:
-        return {}
-    n = len(mine)
-    return {"system": system, "n": n, "accuracy": sum(o.score for o in mine) / n,
-            "cost_usd": sum(o.cost_usd for o in mine), "prompt_tokens": sum(o.prompt_tokens for o in mine) / n,
-            "completion_tokens": sum(o.completion_tokens for o in mine) / n, "seconds": sum(o.seconds for o in mine) / n,
-            "failures": sum(o.status not in ("ok",) for o in mine),
-            "kept_fraction": sum(o.kept_fraction for o in mine) / n}
-
-
 def run(a: Args) -> dict:
     items = generate(a.task, a.length, a.n, a.seed)
+    store = ResultsFile(a.results) if a.results else None
     outcomes: list[Outcome] = []
     backend, window, window_src = (None, None, None)
     if "direct" in a.systems:
         backend, window, window_src = _backend_and_window(a)
     with tempfile.TemporaryDirectory(prefix="rlm-bench-tasks-") as tmp:
         for item in items:
-            if "rlm" in a.systems:
-                outcomes.append(run_rlm(item, a, Path(tmp)))
-            if "direct" in a.systems:
-                outcomes.append(run_direct(item, a, Path(tmp), backend, window))
+            text = None
+            for system in a.systems:
+                row = _row(a, item, system)
+                if store is not None and store.has(row):
+                    continue
+                text = text if text is not None else context_text(item.write(Path(tmp) / f"item{item.index}"))
+                o = run_rlm(item, a, Path(tmp), text) if system == "rlm" else run_direct(item, a, text, backend, window)
+                outcomes.append(o)
+                if store is not None:
+                    store.add(row | asdict(o) | {"window_tokens": window})
             print("  item", item.index, " ".join(f"{o.system}={o.score:.2f}" for o in outcomes if o.index == item.index),
                   flush=True)
+    rows = [r for r in store.rows if _mine(r, a)] if store is not None else [_row(a, None, o.system) | asdict(o) for o in outcomes]
     return {"task": a.task, "length_tokens": a.length, "n": a.n, "seed": a.seed, "policy": a.policy,
             "model": a.model if a.policy != "oracle" else "oracle", "window_tokens": window, "window_source": window_src,
-            "summary": [s for s in (summarize(outcomes, "rlm"), summarize(outcomes, "direct")) if s],
-            "items": [asdict(o) for o in outcomes]}
+            "summary": [s for s in (summarize_outcomes(rows, "rlm"), summarize_outcomes(rows, "direct")) if s],
+            "table": summarize(rows), "items": [asdict(o) for o in outcomes]}
+
+
+def _row(a: Args, item: Item | None, system: str) -> dict:
+    return {"task": a.task, "length_tokens": a.length, "seed": a.seed, "index": item.index if item else None,
+            "system": system, "model": a.label}
+
+
+def _mine(row: dict, a: Args) -> bool:
+    return (row.get("task"), row.get("length_tokens"), row.get("seed"), row.get("model")) == (
+        a.task, a.length, a.seed, a.label) and row.get("index", 0) < a.n and row.get("system") in a.systems
+
+
+def summarize_outcomes(rows: list[dict], system: str) -> dict:
+    mine = [r for r in rows if r["system"] == system]
+    if not mine:
+        return {}
+    n = len(mine)
+    return {"system": system, "n": n, "accuracy": sum(r["score"] for r in mine) / n,
+            "cost_usd": sum(r["cost_usd"] for r in mine), "prompt_tokens": sum(r["prompt_tokens"] for r in mine) / n,
+            "completion_tokens": sum(r["completion_tokens"] for r in mine) / n, "seconds": sum(r["seconds"] for r in mine) / n,
+            "failures": sum(r["status"] not in ("ok", "unsupported") for r in mine),
+            "kept_fraction": sum(r["kept_fraction"] for r in mine) / n}
 
 
 def report(res: dict) -> None:
@@ -192,6 +235,15 @@ def report(res: dict) -> None:
              f"policy={res['policy']}  model={res['model']}")
     print_grid(title, ["system", "accuracy", "cost", "prompt tok/item", "compl tok/item", "s/item", "failed", "truncation"],
                rows)
+
+
+def print_report(path: str, as_markdown: bool) -> int:
+    summary = summarize(load(Path(path)))
+    if as_markdown:
+        print(markdown(summary), end="")
+    else:
+        print_grid(f"results: {path}", HEADERS, table_rows(summary))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,12 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["rlm", "direct"], default=None, help="run one system only")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per item and system")
     p.add_argument("--json-out", default=None)
+    p.add_argument("--results", default=None, metavar="FILE",
+                   help="append each finished item to this JSON-lines file; items already in it are skipped (resume)")
+    p.add_argument("--report", default=None, metavar="FILE", help="print the table of a results file and exit")
+    p.add_argument("--markdown", action="store_true", help="with --report: a Markdown table")
     p.add_argument("rlm_args", nargs="*", help="extra arguments for `rlm ask` (after --)")
     ns = p.parse_args(argv)
+    if ns.report:
+        return print_report(ns.report, ns.markdown)
     if ns.policy == "model" and not (ns.model or ns.profile):
         p.error("give -m MODEL or -p PROFILE (or --policy oracle)")
     a = Args(ns.task, parse_length(ns.length), ns.n, ns.seed, ns.policy, ns.model, ns.sub_model, ns.api_base,
-             ns.profile, ns.window, [ns.only] if ns.only else ["rlm", "direct"], ns.timeout, ns.rlm_args)
+             ns.profile, ns.window, [ns.only] if ns.only else ["rlm", "direct"], ns.timeout, ns.rlm_args, ns.results)
     res = run(a)
     report(res)
     path = write_results(f"tasks-{a.task}-{ns.length}", res, ns.json_out)

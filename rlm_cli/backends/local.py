@@ -313,23 +313,19 @@ def _handler(litellm):
 SMALL_SYSTEM = """You are a Python assistant. A string variable `context` ({chars} characters) is ALREADY loaded \
 in a Python REPL. Never assign to `context`. You cannot see it: write code that prints the parts you need.
 
-Reply with exactly one ```repl code block. You will then see what it printed. When you know the answer, \
-reply with a ```repl block that calls FINAL("the answer"). Only FINAL in code counts.
+Reply with exactly one ```repl code block. You will then see what it printed.
 
-Search `context` with `re` using words from the QUESTION, and print short windows around the matches. \
-`llm_query(text)` asks a helper model about a short text (under 3000 characters) and returns its reply.
+Functions in the REPL:
+- search(words): the passages of `context` that best match the words, best first, each with its place and \
+offset. Use words from the question. Print the result.
+- read(offset): the text of `context` around an offset. Print the result.
+- llm_query(text): ask a helper model about a short text (under 3000 characters); returns its reply.
+- FINAL(answer, evidence=[quote]): submit the answer with an exact quote, copied from a printed passage, \
+that shows it. Only FINAL in code counts.
 
-Example (question: "What is the budget of the bridge project?"):
-```repl
-import re
-for m in list(re.finditer(r"(?i)budget|bridge", context))[:10]:
-    print(context[max(0, m.start() - 200):m.start() + 200].replace("\\n", " "))
-    print("---")
-```
-Then, if the output shows "... the bridge project has a budget of $4.2 million ...":
-```repl
-FINAL("$4.2 million")
-```"""
+To count or list things, write Python over the whole `context` (re.findall, str.count, loops) and print \
+the result. Never run the same code twice: read what it printed. As soon as the printed text shows the \
+answer, call FINAL."""
 _RLM_SYSTEM_START = "You answer a question about a document that is far too large to read at once."
 
 

@@ -41,6 +41,7 @@ def ask(
     exec_timeout: O.ExecTimeout = defaults.EXEC_TIMEOUT,
     concurrency: O.Concurrency = None,
     sandbox: O.Sandbox = O.SandboxMode.auto,
+    evidence: O.Evidence = O.EvidenceMode.optional,
     include: O.Include = [],  # noqa: B006 (typer copies it)
     exclude: O.Exclude = [],  # noqa: B006
     password: O.Password = None,

@@ -46,13 +46,15 @@ def deliver(result, display, env, *, fmt: str = "text", output: Path | None = No
     obj = result_object(result)
     if result.status == "limit":
         display.error(f"{result.error}; partial trajectory saved to {obj['trajectory']}")
+    if result.status == "unsupported":
+        display.error(f"{result.error}" + (f"; it was not written to {output}" if output else ""))
     if text is not None and (result.ok or not output):
         if output and result.ok:
             write_output(output, text, result.run_id)
         elif not (fmt == "text" and getattr(display, "shows_answer", False) and same_terminal(env)):
             write_stdout(env, text, fmt == "json")  # (on one shared terminal the answer panel already shows it)
     display.finished(obj)
-    if result.status in ("ok", "limit"):
+    if result.status in ("ok", "limit", "unsupported"):
         return int(result.exit_code)
     if result.status == "interrupted":
         raise KeyboardInterrupt
@@ -97,8 +99,11 @@ def same_terminal(env) -> bool:
 
 
 def markdown(answer: str, obj: dict) -> str:
+    """The answer with its evidence as footnotes, then one line saying how it was made."""
+    from ..ui.evidence_view import footnotes
+
     models = ", ".join(f"{m} ({_plural(u['calls'], 'call')})" for m, u in obj["usage"].items())
-    return (f"{answer.rstrip()}\n\n---\n_Answered by rlm in {obj['duration_s']:.1f} s: "
+    return (f"{footnotes(answer, obj.get('citations') or []).rstrip()}\n\n---\n_Answered by rlm in {obj['duration_s']:.1f} s: "
             f"{_plural(obj['iterations'], 'iteration')}, {_plural(obj['sub_calls'], 'sub-call')}, "
             f"{obj['tokens']:,} tokens, ${obj['cost_usd']:.4f}; models: {models}; run {obj['run_id']}._\n")
 

@@ -50,6 +50,11 @@ class SandboxMode(str, Enum):
     basic = "basic"
 
 
+class EvidenceMode(str, Enum):
+    optional = "optional"
+    required = "required"
+
+
 Profile = Annotated[Optional[str], typer.Option("-p", "--profile", envvar="RLM_PROFILE", help="Profile from the config file.",
                                                  autocompletion=complete_profiles)]
 Config = Annotated[Optional[Path], typer.Option("--config", envvar="RLM_CONFIG",
@@ -74,6 +79,9 @@ Concurrency = Annotated[Optional[int], typer.Option("--concurrency", min=1,
                                                    help=f"Parallel model calls [default: {defaults.CONCURRENCY}].")]
 Sandbox = Annotated[SandboxMode, typer.Option(
     "--sandbox", help="auto: strongest available; strict: refuse without file+network isolation; basic: process only.")]
+Evidence = Annotated[EvidenceMode, typer.Option(
+    "--evidence", help="required: an answer without verified evidence (a quote found in the sources) ends with "
+                       "status 'unsupported' and exit 6, after one request to the model for evidence.")]
 Include = Annotated[List[str], typer.Option("--include", help="Glob of files to read in directories (repeatable).")]
 Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to skip in directories (repeatable).")]
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
@@ -138,7 +146,8 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
                      sandbox=g("sandbox", SandboxMode.auto).value, trace=g("trace"),
                      prompt_cache=False if g("no_prompt_cache") else None,
                      cache=True if g("response_cache") or g("cache_sampled") else None,
-                     cache_sampled=True if g("cache_sampled") else None)
+                     cache_sampled=True if g("cache_sampled") else None,
+                     evidence=g("evidence", EvidenceMode.optional).value)
     fmt = g("fmt") or Format.text
     return AskOptions(
         sources=list(sources), question=question, profile=g("profile"), config=str(g("config")) if g("config") else None,

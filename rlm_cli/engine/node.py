@@ -9,6 +9,7 @@ from .. import prompts
 from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from .history import fit_history
+from .repeats import Repeats
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -22,6 +23,12 @@ class Node:
         self.emit = run.emitter(node_id, depth)
         self.sandbox = sandbox  # given: a conversation's open REPL (not closed here)
         self.iterations = 0
+        self.repeats = Repeats()
+        self.claims: list = []  # the evidence items the last FINAL carried (evidence.Claim)
+        self.citations: list = []  # verified against self.text when the node answers (evidence.Citation)
+        self.child_citations: list = []  # children's citations, mapped to self.text
+        self.forced = False  # the answer came from the last-chance turn
+        self.nudged = False  # told once that evidence is required
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -29,7 +36,8 @@ class Node:
         info = prompts.PromptInfo(
             question=self.question, context_chars=len(self.text), context_tokens=self._context_tokens(),
             sources=self.sources, max_iterations=cfg.limits.max_iterations, max_output=cfg.sandbox.max_output_chars,
-            depth=self.depth, max_depth=cfg.limits.max_depth, sub_window_chars=(cfg.sub_window_tokens or 100_000) * 4)
+            depth=self.depth, max_depth=cfg.limits.max_depth, sub_window_chars=(cfg.sub_window_tokens or 100_000) * 4,
+            evidence_required=self._evidence_required())
         first = prompts.first_message(info, run.budget_text())
         return [{"role": "system", "content": prompts.system_prompt(info)},
                 {"role": "user", "content": f"{preamble}\n\n{first}" if preamble else first}]
@@ -61,16 +69,37 @@ class Node:
                 self.run_.root_iterations = self.iterations
             self.emit(ev.ITERATION, iteration=self.iterations, max_iterations=limit)
             final = self.turn(self.iterations)
-            if final is not None:
+            if final is not None and self._accept(final, self.iterations):
                 return self._answered(final)
         self._ask_last_chance()
         final = self.turn(limit + 1, last=True)
         if final is not None:
+            self.forced = True
+            self._accept(final, limit + 1)
             return self._answered(final)
         raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
 
+    def _accept(self, final: str, iteration: int) -> bool:
+        """Verify the evidence FINAL carried (with the children's). With --evidence required and nothing
+        verified, the answer is refused once and the model told why (False)."""
+        from ..evidence import dedupe, verify
+
+        citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
+        limit = self.cfg.limits.max_iterations
+        if (self._evidence_required() and not self.nudged and not self.forced and iteration < limit
+                and not any(c.verified for c in citations)):
+            self.nudged = True
+            self.messages.append({"role": "user", "content": prompts.no_evidence(citations, iteration + 1, limit)})
+            return False
+        self.citations = citations
+        return True
+
+    def _evidence_required(self) -> bool:
+        return self.depth == 0 and self.cfg.evidence == "required"
+
     def _answered(self, final: str) -> str:
-        self.emit(ev.NODE_END, status="ok", answer=final, iterations=self.iterations)
+        self.emit(ev.NODE_END, status="ok", answer=final, iterations=self.iterations,
+                  citations=[c.as_event() for c in self.citations], forced=self.forced)
         return final
 
     def _ask_last_chance(self) -> None:
@@ -96,6 +125,9 @@ class Node:
             self.emit(ev.CODE_START, iteration=iteration, block=i, code=code)
             res = self.sandbox.execute(code, self.serve)
             shown = res.render()
+            repeated = None if res.has_final else self.repeats.note(code, shown, iteration)
+            if repeated:
+                shown += "\n" + repeated
             self.emit(ev.CODE_END, iteration=iteration, block=i, output=shown, error=res.error,
                       duration_s=round(res.duration_s, 4), timed_out=res.timed_out, restarted=res.restarted,
                       has_final=res.has_final)
@@ -103,6 +135,7 @@ class Node:
                 self.run_.warnings.append(warning)
                 self.emit(ev.WARNING, message=warning)
             if res.has_final:
+                self.claims = list(res.evidence)
                 return res.final if res.final is not None else ""
             self.run_.budget.check()  # a fatal sub-call refusal ends the run here
             outputs.append((i, shown))
@@ -157,10 +190,15 @@ class Node:
         if self.depth + 1 > self.cfg.limits.max_depth:
             prompt = f"{question}\n\n{sub_context}" if sub_context else question
             return self.llm_query(prompt, None, subcall)
+        from ..evidence import adopt
+
         sources = [{"name": f"<sub-context of {self.id}>", "kind": "text", "start": 0, "end": len(sub_context),
                     "pages": []}]
         child = Node(self.run_, question, sub_context, sources, self.depth + 1, self.run_.child_id(self.id))
-        return child.run()
+        answer = child.run()
+        if child.citations:  # (list.extend is atomic: batched children finish in parallel threads)
+            self.child_citations.extend(adopt(child.citations, sub_context, self.text, self.sources, child.id))
+        return answer
 
     # ---- token counts -------------------------------------------------------------------------------
     def _context_tokens(self) -> int:

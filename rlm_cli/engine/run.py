@@ -32,6 +32,7 @@ class RunConfig:
     root_window_tokens: int | None = None  # compact the root conversation past COMPACT_AT of this
     tokens: TokenCounter = field(default_factory=Approx)
     sandbox_factory: SandboxFactory | None = None
+    evidence: str = "optional"  # optional | required: an answer without verified evidence ends as "unsupported"
     prompt_cache: bool = False  # root turns ask the backend to make their prefix cacheable (provider prompt cache)
     responses: object | None = None  # a response_cache.ResponseCache (--cache): get(model, messages) / put(...)
     sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
@@ -49,7 +50,7 @@ class RunResult:
     run_id: str
     question: str
     answer: str | None
-    status: str  # ok | limit | error | interrupted
+    status: str  # ok | unsupported | limit | error | interrupted
     exit_code: int
     iterations: int
     usage: Usage
@@ -61,11 +62,20 @@ class RunResult:
     sources: list[str] = field(default_factory=list)  # source names, for citations
     trajectory_path: str | None = None
     conversation: str | None = None  # the conversation's id, for a question asked in one
+    citations: list = field(default_factory=list)  # evidence.Citation, verified against the context
+    forced: bool = False  # the answer was forced at the iteration limit (the last-chance turn)
     exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def labels(self) -> dict:
+        """supported / forced / confidence (evidence.assess) for an answered run; {} without an answer."""
+        from ..evidence import assess
+
+        return assess(self.citations, self.forced) if self.answer is not None else {}
 
 
 class Cancelled(RLMError):
@@ -109,7 +119,7 @@ class Run:
             self.bus.emit(ev.WARNING, message=w)
         self.conversation = conversation
         self._start_event(question, context)
-        answer, exc = None, None
+        answer, exc, root = None, None, None
         try:
             root = Node(self, question, context.text, [s.as_dict() for s in context.sources], depth=0, node_id="r",
                         sandbox=sandbox, preamble=preamble)
@@ -123,6 +133,8 @@ class Run:
             warnings.append(responses.error)
         result = self._result(question, answer, exc, time.monotonic() - t0, warnings,
                               [s.name for s in context.sources])
+        if answer is not None and root is not None:
+            self._label(result, root)
         self._end_event(result)
         self.bus.close()
         return result
@@ -144,11 +156,30 @@ class Run:
                          error=redact(error) if error else None, warnings=warnings, sources=sources,
                          trajectory_path=self.trajectory_path, conversation=self.conversation, exception=exc)
 
+    def _label(self, r: RunResult, root) -> None:
+        """Evidence and labels on an answered run: a forced or unsupported answer is warned about, and
+        with --evidence required an unsupported one ends with status "unsupported" (exit 6)."""
+        r.citations, r.forced = list(root.citations), root.forced
+        labels = r.labels
+        notes = []
+        if r.forced:
+            notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
+        if not labels["supported"]:
+            tried = f" ({len(r.citations)} item(s) could not be verified)" if r.citations else ""
+            notes.append(f"no verified evidence supports the answer{tried}")
+            if self.config.evidence == "required":
+                r.status, r.exit_code = "unsupported", int(ExitStatus.UNSUPPORTED)
+                r.error = "the answer has no verified evidence (--evidence required)"
+        for note in notes:
+            r.warnings.append(note)
+            self.bus.emit(ev.WARNING, message=note)
+
     def _end_event(self, r: RunResult) -> None:
         totals = self.totals() | {"duration_s": r.duration_s}
-        if r.status in ("ok", "limit"):
+        if r.status in ("ok", "limit", "unsupported"):
+            labels = {"citations": [c.as_event() for c in r.citations], **r.labels} if r.answer is not None else {}
             self.bus.emit(ev.RUN_END, status=r.status, exit_code=r.exit_code, answer=r.answer, error=r.error,
-                          usage=self.usage.as_dict(), **totals)
+                          usage=self.usage.as_dict(), **totals, **labels)
         elif r.status == "interrupted":
             self.bus.emit(ev.INTERRUPTED, error="interrupted", exit_code=r.exit_code, **totals)
         else:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from ..evidence.claims import claims_from
 from . import trust
 from .limits import CTX_PREFIX, MemoryPool, sweep_stale  # noqa: F401 (sweep_stale re-exported)
 from .process import ExecWallTimeout, WorkerDied, _Process
@@ -92,6 +93,7 @@ class ExecResult:
     timed_out: bool = False
     restarted: bool = False
     duration_s: float = 0.0
+    evidence: list = field(default_factory=list)  # evidence.Claim items FINAL carried (unverified here)
     warnings: list[str] = field(default_factory=list)  # for the user (e.g. the answer was cut), not the model
 
     def render(self) -> str:
@@ -251,7 +253,8 @@ class SubprocessSandbox:
                 except trust.Violation as exc:
                     raise WorkerDied(str(exc)) from None
                 return ExecResult(stdout=r.stdout, error=r.error, final=r.final, has_final=r.has_final,
-                                  notes=r.notes, warnings=r.warnings)
+                                  notes=r.notes, warnings=r.warnings,
+                                  evidence=claims_from(msg.get("evidence")) if r.has_final else [])
             if kind == "call":
                 reply = self._serve(msg, handler)
                 if time.monotonic() >= wall_end:

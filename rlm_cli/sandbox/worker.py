@@ -12,7 +12,8 @@ host -> worker: {"type": "exec", "code": str, "seq": int}
                 {"type": "reply", "id": int, "results": [str, ...]} | {"type": "reply", "id": int, "error": str, "fatal": bool}
 worker -> host: {"type": "ready", "pid": int, "layers": [...]}
                 {"type": "call", "id": int, "fn": "llm_query"|"rlm_query", "args": {...}}
-                {"type": "result", "seq": int, "stdout": str, "error": str|None, "final": str|None, "notes": [str]}
+                {"type": "result", "seq": int, "stdout": str, "error": str|None, "final": str|None, "notes": [str],
+                 "evidence": [{"quote": str} | {"start": int, "end": int}, ...]}   (evidence: claims the host verifies)
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ RESERVED = (
     "locate",
     "SHOW_VARS",
     "documents",
+    "search",
+    "read",
+    "cite",
 )
 
 
@@ -220,6 +224,7 @@ class Repl:
         self.timer = Timer(opts.soft_timeout)
         self.final: str | None = None
         self.has_final = False
+        self.evidence: list[dict] = []  # the items the last FINAL carried (the host verifies them)
         self.main_thread = threading.get_ident()
         self.out_path = opts.raw_output
         # The namespace is a real module registered as __main__, so pickle finds functions and classes
@@ -242,6 +247,9 @@ class Repl:
             "FINAL_VAR": self.FINAL_VAR,
             "locate": self.locate,
             "SHOW_VARS": self.SHOW_VARS,
+            "search": self.search,
+            "read": self.read,
+            "cite": self.cite,
         }
         global _REPL
         _REPL = self
@@ -302,18 +310,41 @@ class Repl:
         args = {"questions": [_text(q) for q in questions], "contexts": [_text(c) for c in sub_contexts], "batched": True}
         return self._call("rlm_query", args)
 
-    def FINAL(self, value) -> None:
-        """Submit the final answer and stop this code block."""
+    def FINAL(self, *args, **kw) -> None:
+        """Submit the final answer and stop this code block: FINAL(answer, evidence=[...]), where the
+        evidence is exact quotes from `context`, (start, end) offsets, search hits or re matches."""
+        value, evidence = _helpers().final_args(args, kw)
         self.final = _answer_text(value)
+        self.evidence = self.finder.take(*evidence)
         self.has_final = True
         raise Submitted()
 
-    def FINAL_VAR(self, name) -> None:
+    def FINAL_VAR(self, name, *evidence, **kw) -> None:
         """Submit the value of the REPL variable `name` as the final answer."""
         key = str(name).strip().strip("'\"")
         if key not in self.namespace:
             raise NameError(f"FINAL_VAR: no variable named {key!r} in the REPL")
-        self.FINAL(self.namespace[key])
+        self.FINAL(self.namespace[key], *evidence, **kw)
+
+    # ---- finding and citing (helpers.py) ---------------------------------------------------------
+    @property
+    def finder(self):
+        found = self.__dict__.get("_finder")
+        if found is None:
+            found = self._finder = _helpers().Finder(lambda: self.reserved["context"], self.locate)
+        return found
+
+    def search(self, query, k=5, regex=False):
+        """Ranked passages of `context` for the words of `query` (regex=True: the pattern's matches)."""
+        return self.finder.search(query, k, regex)
+
+    def read(self, offset, chars=1500) -> str:
+        """The text of `context` around an offset (an int, a search hit or a re match)."""
+        return self.finder.read(offset, chars)
+
+    def cite(self, *items) -> str:
+        """Keep evidence for the next FINAL (quotes, offsets, hits, matches); returns where it is."""
+        return self.finder.cite(*items)
 
     def locate(self, offset) -> str:
         """Map an offset in `context` to 'file p.N', 'file ch. 7', 'file Sheet1 row 120', 'file line N'..."""
@@ -412,7 +443,7 @@ class Repl:
     def execute(self, code: str) -> dict:
         out = BoundedText(self.opts.max_output)
         error = None
-        self.final, self.has_final = None, False
+        self.final, self.has_final, self.evidence = None, False, []
         old_out, old_err = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         self.timer.start()
@@ -436,7 +467,7 @@ class Repl:
         notes = self._restore_reserved()
         stdout = out.getvalue() + self._raw_output()
         return {"type": "result", "stdout": stdout, "error": error, "final": self.final if self.has_final else None,
-                "has_final": self.has_final, "notes": notes}
+                "has_final": self.has_final, "notes": notes, "evidence": self.evidence if self.has_final else []}
 
     def _run(self, code: str) -> None:
         tree = ast.parse(code, "<repl>", "exec")
@@ -513,6 +544,25 @@ def _control(repl: "Repl", msg: dict) -> dict:
 
 def _text(value) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+_helpers_mod = None
+
+
+def _helpers():
+    """helpers.py beside us (search, read, cite), loaded by path and registered as `_rlm_helpers` so the
+    hits a variable holds pickle (conversations)."""
+    global _helpers_mod
+    if _helpers_mod is None:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers.py")
+        spec = importlib.util.spec_from_file_location("_rlm_helpers", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["_rlm_helpers"] = mod
+        spec.loader.exec_module(mod)
+        _helpers_mod = mod
+    return _helpers_mod
 
 
 def _answer_text(value) -> str:
@@ -612,6 +662,7 @@ def _start(opts: argparse.Namespace) -> tuple[Channel, Repl] | None:
     with open(opts.sources, "r", encoding="utf-8") as f:
         sources = json.load(f)
     chan = Channel(opts.fd_in, opts.fd_out)
+    _helpers()  # before confinement (it may deny reading files); saved search hits unpickle in a fresh worker
     _limits(opts)
     try:
         layers += _confine_module().apply(spec) if spec else []

@@ -24,6 +24,9 @@ pre.out{background:#f3f4f6}pre.err{background:#fef2f2;border-color:#fecaca}
 ol.items .bad{color:#b91c1c}.answer{background:#fff;border:2px solid #15803d;border-radius:6px;padding:4px 16px;margin:16px 0}
 .answer.bad{border-color:#b45309}.controls{margin:8px 0}.controls button{margin-right:6px}
 .hidden{display:none}footer{padding:8px 22px 20px;color:#4b5563}.warn{color:#b45309}
+ol.evidence{padding-left:24px}ol.evidence li{margin:6px 0}ol.evidence .where{font-weight:600}
+ol.evidence blockquote{margin:4px 0;padding:4px 10px;border-left:3px solid #15803d;background:#f9fafb;color:#4b5563}
+ol.evidence mark{background:#fde68a;color:#1d2330;padding:0 1px}ol.evidence li.bad{color:#b91c1c}
 """
 
 JS = """
@@ -161,6 +164,34 @@ class _Html:
         self.w("</details>")
 
 
+def _answer(s: TreeState) -> str:
+    """The answer, then its evidence: each verified quote highlighted in the text around it."""
+    from .evidence_view import caution, clean, place
+
+    warn = caution(s.labels)
+    head = f"Answer <span class=warn>· {_e(warn)}</span>" if warn else "Answer"
+    items = []
+    for c in s.citations:
+        quote = _e(clean(c.get("quote")))
+        if c.get("verified") is True:
+            items.append(f'<li class="ok"><span class="where">{_e(place(c))}</span><blockquote>'
+                         f'{_e(_keep_edge(c.get("before")))}<mark>{quote}</mark>{_e(_keep_edge(c.get("after")))}'
+                         '</blockquote></li>')
+        else:
+            items.append(f'<li class="bad">not verified ({_e(clean(c.get("reason")))}): “{quote}”</li>')
+    evidence = f'<h3>Evidence</h3><ol class="evidence">{"".join(items)}</ol>' if items else ""
+    return (f'<section class="answer{" bad" if warn else ""}"><h2>{head}</h2>{_markdown(str(s.answer))}'
+            f"{evidence}</section>")
+
+
+def _keep_edge(text) -> str:
+    """clean() of the text around a quote, keeping the one space that separates it from the quote."""
+    from .evidence_view import clean
+
+    text = str(text or "")
+    return (" " if text[:1] == " " else "") + clean(text) + (" " if text[-1:] == " " and text.strip() else "")
+
+
 def render_html(state: TreeState) -> str:
     s = state
     run = s.run
@@ -173,8 +204,8 @@ def render_html(state: TreeState) -> str:
     meta = [f"run {run.get('run_id', '?')}", f"status {s.status}", f"root {run.get('root_model', '?')}",
             f"sub {run.get('sub_model', '?')}", f"{s.calls_total} calls", f"{s.tokens_total:,} tokens",
             f"${s.cost_total:.4f}", duration]
-    if s.status == "ok" and s.answer is not None:
-        answer = f'<section class="answer"><h2>Answer</h2>{_markdown(str(s.answer))}</section>'
+    if s.status in ("ok", "unsupported") and s.answer is not None:
+        answer = _answer(s)
     else:
         answer = f'<section class="answer bad"><h2>No answer ({_e(s.status)})</h2><p>{_e(s.error)}</p></section>'
     warnings = "".join(f'<div class="warn">⚠ {_e(w)}</div>' for w in s.warnings)

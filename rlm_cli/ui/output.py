@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import RLMError
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2  # 2: citations are verified evidence objects; supported / forced / confidence
 
 
 def write_atomic(path: str | Path, text: str, *, fsync: bool = True) -> None:
@@ -50,6 +50,7 @@ def _mode_for(path: Path) -> int:
 def result_object(r) -> dict:
     """The --json result for a RunResult (schema documented in README: 'JSON for scripts')."""
     usage = r.usage
+    labels = r.labels
     return {
         "version": JSON_SCHEMA_VERSION,
         "rlm_version": __version__,
@@ -59,7 +60,10 @@ def result_object(r) -> dict:
         "exit_code": int(r.exit_code),
         "answer": r.answer,
         "error": r.error,
-        "citations": citations(r.answer, r.sources),
+        "citations": [c.as_json() for c in r.citations],
+        "supported": labels.get("supported"),
+        "forced": labels.get("forced"),
+        "confidence": labels.get("confidence"),
         "iterations": r.iterations,
         "sub_calls": usage.sub_calls,
         "calls": usage.calls,
@@ -76,25 +80,6 @@ def result_object(r) -> dict:
         "conversation": r.conversation,
         "warnings": list(r.warnings),
     }
-
-
-def citations(answer: str | None, source_names: list[str]) -> list[dict]:
-    """The evidence an answer points at: every "NAME p.N" / "NAME line N" (as `locate()` writes them)
-    whose NAME is one of the run's sources, in order of first appearance."""
-    import re
-
-    if not answer or not source_names:
-        return []
-    names = sorted({n for n in source_names if n}, key=len, reverse=True)
-    pattern = re.compile("(" + "|".join(re.escape(n) for n in names) + r")[,:]?\s+(p\.|page |line )\s*(\d+)")
-    found, seen = [], set()
-    for m in pattern.finditer(answer):
-        kind = "line" if m.group(2).startswith("line") else "page"
-        key = (m.group(1), kind, int(m.group(3)))
-        if key not in seen:
-            seen.add(key)
-            found.append({"source": key[0], kind: key[2], "text": m.group(0)})
-    return found
 
 
 def to_json(obj: dict) -> str:

@@ -125,6 +125,8 @@ class TreeState:
         self.status = "running"
         self.answer: str | None = None
         self.error: str | None = None
+        self.citations: list[dict] = []  # the run's evidence (RUN_END), as event dicts
+        self.labels: dict = {}  # supported / forced / confidence (RUN_END)
         self.calls_total = 0
         self.cache_hits = 0  # answers from the response cache
         self.tokens_total = 0
@@ -305,8 +307,10 @@ class TreeState:
         self.status = str(d.get("status") or "ok")
         self.answer = d.get("answer")
         self.error = d.get("error")
+        self.citations = [c for c in d.get("citations") or [] if isinstance(c, dict)]
+        self.labels = {k: d[k] for k in ("supported", "forced", "confidence") if k in d}
         self.duration_s = d.get("duration_s", e.t)
-        self._settle(e.t, "error" if self.status not in ("ok",) else "ok")
+        self._settle(e.t, "error" if self.status not in ("ok", "unsupported") else "ok")
 
     def _stopped(self, e, d):
         self.status = "interrupted" if e.kind == ev.INTERRUPTED else "error"

@@ -15,9 +15,10 @@ from .sanitize import clean, one_line
 if TYPE_CHECKING:
     from .tree import Block, Iteration, Node, SubCall, TreeState
 
-ICONS = {"ok": "✓", "error": "✗", "timeout": "⏱", "limit": "■", "no_answer": "■", "interrupted": "⊘", "running": "…"}
+ICONS = {"ok": "✓", "error": "✗", "timeout": "⏱", "limit": "■", "no_answer": "■", "interrupted": "⊘", "running": "…",
+         "unsupported": "?"}
 STYLES = {"ok": "green", "error": "red", "timeout": "yellow", "limit": "yellow", "no_answer": "yellow",
-          "interrupted": "yellow", "running": "cyan"}
+          "interrupted": "yellow", "running": "cyan", "unsupported": "yellow"}
 
 
 def short(text, n: int = 60) -> str:
@@ -363,16 +364,13 @@ class Builder:
         return left
 
     def answer_panel(self):
-        from rich.markdown import Markdown
         from rich.panel import Panel
 
         s = self.s
         if not s.finished:
             return None
-        if s.status == "ok" and s.answer is not None:
-            # hyperlinks=False: a link shows its URL ("text (url)"), never a hidden OSC 8 target
-            return Panel(Markdown(clean(s.answer), hyperlinks=False), title="Answer", title_align="left",
-                         border_style="green")
+        if s.status in ("ok", "unsupported") and s.answer is not None:
+            return self.answered_panel()
         title = {"interrupted": "Interrupted", "limit": "No answer: limit reached"}.get(s.status, "Failed")
         body = clean(s.error or s.status)
         if s.status == "interrupted":
@@ -381,6 +379,25 @@ class Builder:
             body += f"\nSaved run: rlm logs show {one_line(s.run['run_id'])}"
         return Panel(self.text(body), title=title, title_align="left",
                      border_style=STYLES.get(s.status, "red"))
+
+
+    def answered_panel(self):
+        """The answer, the evidence under it, and a yellow title when it is a guess or unsupported."""
+        from rich.console import Group
+        from rich.markdown import Markdown
+        from rich.panel import Panel
+        from rich.text import Text
+
+        from .evidence_view import caution, evidence_text
+
+        s = self.s
+        # hyperlinks=False: a link shows its URL ("text (url)"), never a hidden OSC 8 target
+        body = [Markdown(clean(s.answer), hyperlinks=False)]
+        if s.citations:
+            body += [Text(""), evidence_text(s.citations)]
+        warn = caution(s.labels)
+        title = f"Answer · {warn}" if warn else "Answer"
+        return Panel(Group(*body), title=title, title_align="left", border_style="yellow" if warn else "green")
 
 
 def _plural(n: int, word: str) -> str:

@@ -1,0 +1,21 @@
+"""Repetition detection: a code block the node already ran, printing the same output again. Small
+models re-run one search turn after turn; the model is told so, and pushed to change course."""
+from __future__ import annotations
+
+from .. import prompts
+
+
+class Repeats:
+    def __init__(self):
+        self.seen: dict[str, tuple[int, str]] = {}  # normalised code -> (first turn, last output)
+        self.count = 0  # repeats so far in this node
+
+    def note(self, code: str, output: str, turn: int) -> str | None:
+        """The note for the model when `code` ran before with this same `output` (None otherwise)."""
+        key = " ".join(code.split())
+        before = self.seen.get(key)
+        self.seen[key] = (before[0] if before else turn, output)
+        if before is None or before[1] != output:
+            return None
+        self.count += 1
+        return prompts.repeated(before[0], self.count)

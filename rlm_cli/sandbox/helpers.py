@@ -1,0 +1,354 @@
+"""REPL helpers for finding and citing text: `search`, `read`, `cite`, and the evidence FINAL sends.
+
+Standard library only: the worker (``python -I -S``) loads this file by path and registers it as
+``_rlm_helpers`` (so a `Hit` kept in a variable pickles across a conversation's processes).
+
+- ``search(query, k=5)``: BM25 over passages of `context` (a few lines each); the query's words, its
+  hyphenated/dotted tokens and quoted phrases are the terms. ``search(pattern, regex=True)``: the
+  matches of a regular expression in document order. Both return `Hits`: a list of `Hit` (start, end,
+  where, text) that prints one line per hit.
+- ``read(offset, chars=1500)``: the text around an offset (or a Hit / re.Match), from line start.
+- ``cite(*items)``: remember evidence for the next FINAL; returns where the first item is.
+- ``evidence_items(*values)``: whatever a model passes as evidence (quotes, offsets, (start, end),
+  hits, re.Match, dicts, lists of those) as plain items ``{"quote"} / {"start", "end"}``. The worker
+  only forwards them: the host verifies every item against its own copy of the context.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import re
+
+MAX_ITEMS = 32  # evidence items sent with one FINAL
+QUOTE_CHARS = 2_000  # one quote as sent (the host keeps a shorter one)
+MAX_POSTINGS = 50_000  # a term matching more often than this is counted no further and does not score
+SNIPPET = 300  # characters of a hit's text
+STOPWORDS = frozenset("""a an and any are as at be been by can could did do does for from had has have how i if in
+into is it its me my of on or our please say so tell than that the their them then there these they this those
+to was we were what when where which while who whom whose why will with would you your answer only text
+mentioned given document context question""".split())
+
+
+class Hit:
+    """One search result: `start`/`end` offsets in `context`, `where` (file and page/line), `text`."""
+
+    __slots__ = ("start", "end", "where", "text", "score")
+
+    def __init__(self, start: int, end: int, where: str, text: str, score: float = 0.0):
+        self.start, self.end, self.where, self.text, self.score = start, end, where, text, score
+
+    def __repr__(self) -> str:
+        return f"{self.where} (offset {self.start}): {self.text}"
+
+    __str__ = __repr__
+
+    def __getitem__(self, key):  # hit["start"], hit["text"] also work
+        return getattr(self, key)
+
+    def __reduce__(self):
+        return (Hit, (self.start, self.end, self.where, self.text, self.score))
+
+
+class Hits(list):
+    """A list of Hit that prints one numbered line per hit, with a header saying how many matched."""
+
+    def __init__(self, hits, header: str = ""):
+        super().__init__(hits)
+        self.header = header
+
+    def __repr__(self) -> str:
+        lines = [self.header] if self.header else []
+        lines += [f"[{i}] {h!r}" for i, h in enumerate(self)]
+        return "\n".join(lines) if lines else "no matches"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (Hits, (list(self), self.header))
+
+
+class Finder:
+    """search / read / cite over one context string; `locate(offset)` names where an offset is."""
+
+    def __init__(self, get_text, locate):
+        self._text, self._locate = get_text, locate
+        self._starts: list[int] | None = None
+        self._for: int | None = None  # id of the text the passages were cut from
+        self.pending: list[dict] = []  # items cite() collected for the next FINAL
+
+    # ---- passages ------------------------------------------------------------------------------
+    def _passages(self, text: str) -> list[int]:
+        if self._starts is None or self._for != id(text):
+            self._starts, self._for = passage_starts(text), id(text)
+        return self._starts
+
+    # ---- search --------------------------------------------------------------------------------
+    def search(self, query, k: int = 5, regex: bool = False) -> Hits:
+        """Ranked passages of `context` for the words of `query` (BM25), best first; with
+        regex=True, the matches of the pattern `query` in document order. Returns Hits (print it)."""
+        text = self._text()
+        k = max(1, int(k))
+        if regex:
+            return self._regex(text, query, k)
+        query = query if isinstance(query, str) else " ".join(map(str, query)) if isinstance(query, (list, tuple)) else str(query)
+        terms = query_terms(query)
+        if not terms:
+            return Hits([], f"search({query!r}): no words to search for")
+        starts = self._passages(text)
+        scores, centre, counts = bm25(text, starts, terms)
+        best = sorted(scores, key=lambda i: (-scores[i], i))[:k]
+        hits = [self._hit(text, starts, i, centre[i], scores[i]) for i in best]
+        found = ", ".join(f"{t!r} {_times(n)}" for t, n in counts.items())
+        header = (f"search({query!r}): {found}; {len(scores):,} passages match, best {len(hits)}:" if hits
+                  else f"search({query!r}): none of {', '.join(map(repr, terms))} occurs in the context")
+        return Hits(hits, header)
+
+    def _hit(self, text: str, starts: list[int], i: int, centre: int, score: float) -> Hit:
+        p0 = starts[i]
+        p1 = starts[i + 1] if i + 1 < len(starts) else len(text)
+        a, b = line_window(text, max(0, p0 - SNIPPET), min(len(text), p1 + SNIPPET), centre, SNIPPET)
+        return Hit(a, b, self._locate(a), " ".join(text[a:b].split()), round(score, 2))
+
+    def _regex(self, text: str, pattern, k: int) -> Hits:
+        try:
+            rx = re.compile(str(pattern), re.M)
+        except re.error as exc:
+            raise ValueError(f"search(..., regex=True): bad pattern {str(pattern)!r}: {exc}") from None
+        hits, total = [], 0
+        for m in rx.finditer(text):
+            total += 1
+            if len(hits) < k:
+                a, b = line_window(text, 0, len(text), m.start(), SNIPPET, m.end())
+                hits.append(Hit(m.start(), max(m.end(), m.start() + 1), self._locate(m.start()), " ".join(text[a:b].split())))
+            if total >= MAX_POSTINGS:
+                break
+        more = "+" if total >= MAX_POSTINGS else ""
+        return Hits(hits, f"search({str(pattern)!r}, regex=True): {total:,}{more} matches; first {len(hits)}:"
+                    if hits else f"search({str(pattern)!r}, regex=True): no matches")
+
+    # ---- reading -------------------------------------------------------------------------------
+    def read(self, offset, chars: int = 1500) -> str:
+        """About `chars` characters of `context` around `offset` (an int, a Hit or a re.Match),
+        starting at a line start a little before it."""
+        text = self._text()
+        pos = _offset(offset)
+        chars = max(100, min(int(chars), 100_000))
+        a = max(0, pos - chars // 4)
+        nl = text.rfind("\n", max(0, a - 200), a)
+        a = nl + 1 if nl >= 0 else a
+        return text[a:a + chars]
+
+    # ---- evidence ------------------------------------------------------------------------------
+    def cite(self, *items) -> str:
+        """Remember evidence (exact quotes, offsets, (start, end), hits, matches) for the next FINAL.
+        Returns where the first item is, or says it was not found."""
+        found = evidence_items(*items)
+        room = MAX_ITEMS - len(self.pending)
+        self.pending.extend(found[:max(room, 0)])
+        if not found:
+            return "nothing to cite"
+        return self.where(found[0])
+
+    def where(self, item: dict) -> str:
+        text = self._text()
+        if "start" in item and 0 <= item["start"] < len(text):
+            return self._locate(item["start"])
+        quote = " ".join(str(item.get("quote", "")).split())
+        pos = find_quote(text, quote)
+        return self._locate(pos) if pos >= 0 else "not found in the context (quote exact text)"
+
+    def take(self, *values) -> list[dict]:
+        """The evidence for a FINAL: what cite() collected, then `values`; clears the collection."""
+        items = (self.pending + evidence_items(*values))[:MAX_ITEMS]
+        self.pending = []
+        return items
+
+
+# ---- pure functions -----------------------------------------------------------------------------------
+def passage_starts(text: str, target: int = 250, hard: int = 1000) -> list[int]:
+    """Passage starts: each passage runs to the first line end after `target` characters (at most `hard`)."""
+    starts, pos, n = [0], 0, len(text)
+    while pos + target < n:
+        nl = text.find("\n", pos + target, pos + hard)
+        if nl < 0:
+            sp = text.rfind(" ", pos + target, pos + hard)
+            nxt = sp + 1 if sp >= 0 else pos + hard
+        else:
+            nxt = nl + 1
+        if nxt >= n:
+            break
+        starts.append(nxt)
+        pos = nxt
+    return starts
+
+
+def _times(n: int) -> str:
+    return f"more than {MAX_POSTINGS:,} times" if n > MAX_POSTINGS else "once" if n == 1 else f"{n:,} times"
+
+
+def query_terms(query: str) -> list[str]:
+    """Words (lower case, no stop words) plus phrases: "quoted", Capitalised Name Sequences, and tokens
+    joined by -_./: (amber-falcon-27, v2.1), deduplicated."""
+    phrases = [p for p in re.findall(r'"([^"]{3,80})"', query)]
+    for name in re.findall(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)+", query):
+        words = name.split()
+        while words and words[0].lower() in STOPWORDS:  # "Which Brightwater Castings" -> "Brightwater Castings"
+            words.pop(0)
+        if len(words) > 1:
+            phrases.append(" ".join(words))
+    phrases += re.findall(r"\w+(?:[-_./:]\w+)+", query)
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    out, seen = [], set()
+    for t in [p.lower() for p in phrases] + words:
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out[:24]
+
+
+def term_pattern(term: str):
+    if not re.fullmatch(r"\w+", term):  # a phrase or joined token: as written, any case, any spacing
+        return re.compile(r"\s+".join(re.escape(w) for w in term.split()), re.I)
+    stem = term[:-1] if len(term) >= 5 and term.endswith("s") and not term.endswith("ss") else term
+    tail = r"\w{0,3}" if len(stem) >= 4 and not stem.isdigit() else ""  # number: numbers, numbered
+    return re.compile(r"(?<!\w)" + re.escape(stem) + tail + r"(?!\w)", re.I)
+
+
+def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: float = 0.75):
+    """(score per passage index, a position to centre the snippet on, {term: occurrences} of the terms
+    found; a term found more than MAX_POSTINGS times is counted but does not score)."""
+    n = len(starts)
+    avg = max(len(text) / max(n, 1), 1.0)
+    scores: dict[int, float] = {}
+    centre: dict[int, tuple[float, int]] = {}
+    counts: dict[str, int] = {}
+    for term in terms:
+        tf: dict[int, int] = {}
+        first: dict[int, int] = {}
+        count = 0
+        for m in term_pattern(term).finditer(text):
+            count += 1
+            if count > MAX_POSTINGS:
+                break
+            i = bisect.bisect_right(starts, m.start()) - 1
+            tf[i] = tf.get(i, 0) + 1
+            first.setdefault(i, m.start())
+        if count:
+            counts[term] = count
+        if not tf or count > MAX_POSTINGS:
+            continue
+        idf = math.log(1 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
+        for i, f in tf.items():
+            end = starts[i + 1] if i + 1 < n else len(text)
+            norm = f * (k1 + 1) / (f + k1 * (1 - b + b * (end - starts[i]) / avg))
+            scores[i] = scores.get(i, 0.0) + idf * norm
+            if idf > centre.get(i, (-1.0, 0))[0]:
+                centre[i] = (idf, first[i])
+    return scores, {i: c[1] for i, c in centre.items()}, counts
+
+
+MIN_SNIPPET = 60  # a matching line shorter than this is shown with the next one
+
+
+def line_window(text: str, lo: int, hi: int, centre: int, size: int, end: int | None = None) -> tuple[int, int]:
+    """The line(s) of text[lo:hi] holding `centre` (and up to `end`): from the line start (or `size`/3
+    before `centre` in a long line) to the line end (at least MIN_SNIPPET characters), at most `size`."""
+    end = max(end or centre, centre)
+    a = max(lo, centre - size // 3)
+    nl = text.rfind("\n", a, centre)
+    if nl >= 0:
+        a = nl + 1
+    elif a > lo:
+        sp = text.find(" ", a, centre)
+        a = sp + 1 if sp >= 0 else a
+    cap = min(hi, max(end, a + size))
+    b = text.find("\n", max(end, a + MIN_SNIPPET), cap)
+    if b < 0:
+        b = cap
+        if b < hi:
+            sp = text.rfind(" ", max(end, b - 40), b)
+            b = sp if sp > a else b
+    return a, max(b, a + 1)
+
+
+def find_quote(text: str, quote: str) -> int:
+    """Where `quote` is in `text` with any whitespace between its words (-1: nowhere)."""
+    words = quote.split()
+    if not words:
+        return -1
+    m = re.search(r"\s+".join(re.escape(w) for w in words), text)
+    return m.start() if m else -1
+
+
+def _offset(value) -> int:
+    if isinstance(value, Hit):
+        return value.start
+    if isinstance(value, re.Match):
+        return value.start()
+    if isinstance(value, dict) and "start" in value:
+        return int(value["start"])
+    if isinstance(value, (list, tuple)) and value:
+        return _offset(value[0])
+    return max(0, int(value))
+
+
+EVIDENCE_KEYWORDS = ("evidence", "quote", "quotes", "citation", "citations", "cite", "source", "sources")
+
+
+def final_args(args: tuple, kw: dict) -> tuple:
+    """FINAL(answer, *evidence, evidence=..., answer=...): forgiving about how the evidence is passed."""
+    if "answer" in kw:
+        args = (kw.pop("answer"),) + args
+    unknown = [k for k in kw if k not in EVIDENCE_KEYWORDS]
+    if unknown:
+        raise TypeError(f"FINAL() got an unexpected keyword argument {unknown[0]!r}: use FINAL(answer, evidence=[...])")
+    if not args:
+        raise TypeError("FINAL() needs the answer: FINAL(answer, evidence=[exact quotes or search hits])")
+    return args[0], list(args[1:]) + [kw[k] for k in EVIDENCE_KEYWORDS if k in kw]
+
+
+def evidence_items(*values) -> list[dict]:
+    """Forgiving: a str is a quote; an int an offset; two ints (start, end); a Hit, re.Match or dict with
+    start/end/quote/text; lists, tuples and Hits of any of these. Anything else is quoted as str()."""
+    out: list[dict] = []
+    for v in values:
+        _collect(v, out, 0)
+    return out[:MAX_ITEMS]
+
+
+def _collect(v, out: list, depth: int) -> None:
+    if v is None or isinstance(v, bool) or len(out) >= MAX_ITEMS or depth > 4:
+        return
+    if isinstance(v, Hit):
+        out.append({"start": v.start, "end": v.end})
+    elif isinstance(v, str):
+        if v.strip():
+            out.append({"quote": v[:QUOTE_CHARS]})
+    elif isinstance(v, int):
+        out.append({"start": v})
+    elif isinstance(v, re.Match):
+        out.append({"start": v.start(), "end": max(v.end(), v.start() + 1)})
+    elif isinstance(v, dict):
+        _collect_dict(v, out)
+    elif isinstance(v, (list, tuple, set, frozenset, range)):
+        seq = list(v)
+        if len(seq) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in seq) and seq[0] <= seq[1]:
+            out.append({"start": seq[0], "end": max(seq[1], seq[0] + 1)})
+            return
+        for x in seq:
+            _collect(x, out, depth + 1)
+    else:
+        _collect(str(v), out, depth + 1)
+
+
+def _collect_dict(v: dict, out: list) -> None:
+    item = {}
+    quote = v.get("quote", v.get("text"))
+    if isinstance(quote, str) and quote.strip():
+        item["quote"] = quote[:QUOTE_CHARS]
+    for key, alias in (("start", "offset"), ("end", None)):
+        x = v.get(key, v.get(alias) if alias else None)
+        if isinstance(x, int) and not isinstance(x, bool):
+            item[key] = x
+    if item:
+        out.append(item)

@@ -1,0 +1,187 @@
+"""Evidence end to end: the real CLI, the scripted model, a real REPL, real PDF/DOCX ingestion."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ingest_fixtures import make_docx, make_pdf
+
+
+def repl(code: str) -> str:
+    return f"```repl\n{code}\n```"
+
+
+@pytest.fixture
+def pdf(tmp_path):
+    return make_pdf(tmp_path / "report.pdf", pages=3)
+
+
+def test_acceptance_a_real_and_a_fabricated_quote_give_one_verified_citation_with_file_and_page(cli, script, pdf):
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        'FINAL("PG0002", evidence=["Page 2 marker PG0002. The quick brown fox", "Page 9 marker PG0009 says so"])')}])
+    r = cli(["ask", pdf, "Which marker is on the second page?", "-m", model, "--json"])
+    assert r.exit_code == 0, r.stderr
+    obj = r.json()
+    assert obj["version"] == 2 and obj["status"] == "ok"
+    real, fake = obj["citations"]
+    assert real == {"quote": "Page 2 marker PG0002. The quick brown fox", "source": str(pdf), "location": "p.2",
+                    "start": real["start"], "end": real["end"], "verified": True}
+    assert fake == {"quote": "Page 9 marker PG0009 says so", "source": None, "location": None, "start": None,
+                    "end": None, "verified": False, "reason": "not found in the context"}
+    assert (obj["supported"], obj["forced"], obj["confidence"]) == (True, False, "verified")
+    assert "warning" not in r.stderr
+
+
+def test_offsets_map_to_docx_lines_and_the_quote_is_the_passage(cli, script, tmp_path):
+    from rlm_cli.ingest import load_sources
+
+    doc = make_docx(tmp_path / "memo.docx")
+    text = load_sources([str(doc)], use_cache=False).text
+    line = text[:text.index("BODY-LAST")].count("\n") + 1
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        "i = context.find('BODY-LAST')\nFINAL('the last one', evidence=(i, i + 9))")}])
+    obj = cli(["ask", doc, "Which body marker is last?", "-m", model, "--json"]).json()
+    (c,) = obj["citations"]
+    assert (c["source"], c["location"], c["quote"], c["verified"]) == (str(doc), f"line {line}", "BODY-LAST", True)
+
+
+def test_search_hits_and_cite_through_the_cli_and_text_lines_of_the_right_file(cli, script, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("nothing\n" * 5)
+    b.write_text("filler\nfiller\nThe vault code is 7741.\n")
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        "hits = search('vault code')\nprint(cite(hits[0]))\nFINAL('7741')")}])
+    obj = cli(["ask", a, b, "What is the vault code?", "-m", model, "--json"]).json()
+    (c,) = obj["citations"]
+    assert (c["source"], c["location"], c["quote"], c["verified"]) == (str(b), "line 3", "The vault code is 7741.", True)
+
+
+def test_a_child_rlm_returns_evidence_mapped_to_the_parents_offsets(cli, script, pdf):
+    model = script([
+        {"when": "You are a sub-agent", "target": "system", "reply": repl(
+            'FINAL("PG0003", evidence=["Page 3 marker PG0003", "invented by the child"])')},
+        {"turn": 1, "when": "Question", "reply": repl(
+            "i = context.find('Page 3')\nanswer = rlm_query('Which marker?', context[i - 50:])\nFINAL(answer)")},
+    ])
+    r = cli(["ask", pdf, "Which marker is on page 3?", "-m", model, "--json", "--max-depth", "1"])
+    obj = r.json()
+    assert obj["answer"] == "PG0003", r.stderr
+    found, invented = obj["citations"]
+    assert (found["source"], found["location"], found["verified"], found["via"]) == (str(pdf), "p.3", True, "r.1")
+    from rlm_cli.ingest import load_sources
+
+    text = load_sources([str(pdf)], use_cache=False).text
+    assert text[found["start"]:found["end"]] == "Page 3 marker PG0003"
+    assert (invented["verified"], invented["via"]) == (False, "r.1")
+
+
+def test_evidence_required_refuses_once_then_ends_unsupported_with_exit_6(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("The answer is blue.\n")
+    out = tmp_path / "answer.md"
+    model = script([{"when": "evidence is required and your FINAL carried none", "reply": repl("FINAL('red')")},
+                    {"turn": 1, "when": "Question", "reply": repl("FINAL('red')")}])
+    r = cli(["ask", doc, "What colour?", "-m", model, "--evidence", "required", "-o", out])
+    assert r.exit_code == 6 and not out.exists()
+    assert "no verified evidence (--evidence required); it was not written to" in r.stderr
+    j = cli(["ask", doc, "What colour?", "-m", model, "--evidence", "required", "--json"])
+    obj = j.json()
+    assert (j.exit_code, obj["status"], obj["exit_code"], obj["answer"], obj["supported"]) == (6, "unsupported", 6, "red", False)
+    assert obj["iterations"] == 2  # refused once, then accepted as unsupported
+    good = script([{"turn": 2, "reply": repl("FINAL('blue', evidence='The answer is blue.')")},
+                   {"turn": 1, "when": "Question", "reply": repl("FINAL('blue')")}])
+    ok = cli(["ask", doc, "What colour?", "-m", good, "--evidence", "required", "--json"])
+    assert ok.exit_code == 0 and ok.json()["supported"] is True
+
+
+def test_an_answer_without_evidence_is_flagged_on_stderr_and_in_json(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("text\n")
+    model = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('a guess', evidence='not in the text at all')")}])
+    r = cli(["ask", doc, "q?", "-m", model, "--json"])
+    obj = r.json()
+    assert r.exit_code == 0 and obj["status"] == "ok"
+    assert (obj["supported"], obj["confidence"]) == (False, "unverified")
+    assert "rlm: warning: no verified evidence supports the answer (1 item(s) could not be verified)" in r.stderr
+    assert obj["warnings"] == ["no verified evidence supports the answer (1 item(s) could not be verified)"]
+
+
+def test_an_answer_forced_at_the_iteration_limit_is_labelled(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("The answer is blue.\n")
+    model = script([{"when": "out of turns", "reply": repl("FINAL('blue', evidence='The answer is blue.')")},
+                    {"when": ".", "reply": repl("print(len(context))")}])
+    r = cli(["ask", doc, "q?", "-m", model, "--json", "--max-iterations", "2"])
+    obj = r.json()
+    assert (r.exit_code, obj["forced"], obj["supported"], obj["confidence"]) == (0, True, True, "forced")
+    assert "rlm: warning: the answer was forced at the iteration limit" in r.stderr
+
+
+def test_repeated_code_with_the_same_output_is_pointed_out(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("abc\n")
+    model = script([{"when": "same code you ran in turn 1", "reply": repl("FINAL('changed course')")},
+                    {"when": ".", "reply": repl("print(len(context))")}])
+    obj = cli(["ask", doc, "q?", "-m", model, "--json", "--max-iterations", "5"]).json()
+    assert obj["answer"] == "changed course" and obj["iterations"] == 3  # turn 2 repeated turn 1; told at turn 3
+
+
+def test_terminal_answer_panel_lists_the_evidence(cli, script, pdf, monkeypatch):
+    monkeypatch.chdir(pdf.parent)
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        'FINAL("PG0002", evidence=["Page 2 marker PG0002", "Page 9 marker PG0009"])')}])
+    assert cli(["ask", "report.pdf", "Which marker?", "-m", model]).exit_code == 0
+    shown = cli(["logs", "show", "latest", "--color", "never", "--width", "80"]).stdout
+    panel = shown[shown.index("╭─ Answer"):]
+    assert panel == (
+        "╭─ Answer ─────────────────────────────────────────────────────────────────────╮\n"
+        "│ PG0002                                                                       │\n"
+        "│                                                                              │\n"
+        "│ Evidence                                                                     │\n"
+        "│ ✓ [1] report.pdf p.2: “Page 2 marker PG0002”                                 │\n"
+        "│ ✗ [2] not verified (not found in the context): “Page 9 marker PG0009”        │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯\n")
+
+
+def test_terminal_panel_title_warns_about_an_unsupported_answer(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("text\n")
+    model = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('a guess')")}])
+    cli(["ask", doc, "q?", "-m", model])
+    shown = cli(["logs", "show", "latest", "--color", "never", "--width", "60"]).stdout
+    assert "╭─ Answer · no verified evidence ───" in shown and "Evidence" not in shown
+
+
+def test_markdown_output_has_footnotes(cli, script, pdf):
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        'FINAL("It is PG0002.", evidence=["Page 2 marker PG0002", "made up"])')}])
+    md = cli(["ask", pdf, "Which marker?", "-m", model, "--format", "markdown"]).stdout
+    assert md.startswith("It is PG0002.[^1][^2]\n\n"
+                         f"[^1]: {pdf} p.2: “Page 2 marker PG0002”\n"
+                         "[^2]: not verified (not found in the context): “made up”\n\n---\n_Answered by rlm")
+
+
+def test_html_report_highlights_each_quote_in_its_context(cli, script, pdf, tmp_path):
+    model = script([{"turn": 1, "when": "Question", "reply": repl(
+        'FINAL("PG0002", evidence=["marker PG0002", "made <up>"])')}])
+    cli(["ask", pdf, "Which marker?", "-m", model])
+    out = tmp_path / "run.html"
+    assert cli(["logs", "show", "--html", "latest", "-o", out]).exit_code == 0
+    html = out.read_text()
+    m = re.search(r'<li class="ok"><span class="where">([^<]*)</span><blockquote>(.*?)</blockquote>', html)
+    assert m and m.group(1) == f"{pdf} p.2"
+    assert m.group(2).endswith("Page 2 <mark>marker PG0002</mark>. The quick brown fox jumps over the lazy dog. "
+                               "Page 3 marker PG0003. The quick brown fox jumps over the lazy dog.")
+    assert "Page 1 marker PG0001" in m.group(2)
+    assert "not verified (not found in the context): “made &lt;up&gt;”" in html
+
+
+def test_the_run_end_event_carries_the_evidence_for_saved_runs(cli, script, pdf):
+    model = script([{"turn": 1, "when": "Question", "reply": repl('FINAL("x", evidence="Page 1 marker")')}])
+    r = cli(["ask", pdf, "q?", "-m", model, "--json"])
+    events = [json.loads(line) for line in open(r.json()["trajectory"])]
+    end = events[-1]
+    assert end["kind"] == "run_end" and end["data"]["supported"] is True
+    assert end["data"]["citations"][0]["location"] == "p.1" and end["data"]["citations"][0]["after"]

@@ -1,0 +1,126 @@
+"""The REPL's search / read / cite helpers (rlm_cli/sandbox/helpers.py), directly and inside the real worker."""
+from __future__ import annotations
+
+import pickle
+import random
+import re
+
+import pytest
+
+from rlm_cli.context import locate
+from rlm_cli.sandbox import SandboxOptions, SubprocessSandbox
+from rlm_cli.sandbox.helpers import Finder, Hit, evidence_items, final_args, passage_starts
+
+
+def haystack(n: int = 3000, seed: int = 3) -> str:
+    rng = random.Random(seed)
+    words = "river stone light harbor bridge market orchard lantern meadow quiet".split()
+    lines = [" ".join(rng.choice(words) for _ in range(14)) + "." for _ in range(n)]
+    lines[2222] = "One of the special magic numbers for amber-falcon-27 is: 4352381."
+    lines[100] = "One of the special magic numbers for amber-raven-31 is: 1111111."
+    lines[1500] = "One of the special magic numbers for ivory-falcon-12 is: 2222222."
+    return "\n".join(lines) + "\n"
+
+
+def finder(text: str) -> Finder:
+    sources = [{"name": "doc.txt", "kind": "text", "start": 0, "end": len(text), "pages": []}]
+    return Finder(lambda: text, lambda i: locate(text, sources, i))
+
+
+def test_search_ranks_the_passage_with_the_rare_words_first():
+    text = haystack()
+    hits = finder(text).search("What is the special magic number for amber-falcon-27 mentioned in the text?")
+    assert hits[0].text == "One of the special magic numbers for amber-falcon-27 is: 4352381."
+    assert hits[0].where == "doc.txt line 2223" and text[hits[0].start:hits[0].end] == hits[0].text
+    assert len(hits) == 3  # only the three needle lines hold any of the words
+    shown = repr(hits)
+    assert shown.splitlines()[1] == f"[0] doc.txt line 2223 (offset {hits[0].start}): {hits[0].text}"
+    assert shown.splitlines()[0] == (
+        "search('What is the special magic number for amber-falcon-27 mentioned in the text?'): 'amber-falcon-27' "
+        "once, 'special' 3 times, 'magic' 3 times, 'number' 3 times, 'amber' 2 times, 'falcon' 2 times, '27' once; "
+        "3 passages match, best 3:")
+
+
+def test_search_with_nothing_to_find_says_so():
+    f = finder(haystack())
+    assert repr(f.search("the of and")) .startswith("search('the of and'): no words")
+    assert repr(f.search("zeppelin")) == "search('zeppelin'): none of 'zeppelin' occurs in the context"
+
+
+def test_regex_search_returns_matches_in_document_order_with_the_total():
+    text = haystack()
+    hits = finder(text).search(r"magic numbers for (\w+)-falcon", regex=True, k=1)
+    assert len(hits) == 1 and "amber-falcon-27" not in hits[0].text and "ivory-falcon-12" in hits[0].text
+    assert "2 matches; first 1" in repr(hits)
+    with pytest.raises(ValueError, match="bad pattern"):
+        finder(text).search("(", regex=True)
+
+
+def test_read_starts_at_a_line_start_before_the_offset_and_takes_hits_and_matches():
+    text = haystack()
+    f = finder(text)
+    i = text.index("amber-falcon-27")
+    out = f.read(i, 400)
+    assert "amber-falcon-27" in out and (text.find(out) == 0 or text[text.find(out) - 1] == "\n")
+    assert f.read(f.search("amber-falcon-27")[0]) == f.read(text.index("One of the special magic numbers for amber-f"))
+    assert "amber-falcon-27" in f.read(re.search("amber-falcon-27", text))
+
+
+def test_passages_cover_the_text_on_line_boundaries():
+    text = haystack()
+    starts = passage_starts(text)
+    assert starts[0] == 0 and all(text[s - 1] == "\n" for s in starts[1:])
+    assert starts == sorted(set(starts))
+    one_line = "word " * 5000  # no newline at all: cut at spaces
+    assert all(one_line[s - 1] == " " for s in passage_starts(one_line)[1:])
+
+
+def test_evidence_items_accept_the_shapes_small_models_write():
+    text = "the key fact is here"
+    hit = Hit(4, 12, "doc.txt line 1", "key fact")
+    m = re.search("fact", text)
+    items = evidence_items("a quote", 7, (3, 9), [hit, m], {"text": "t", "offset": 2}, None, True, ["  "], [[(1, 2)]])
+    assert items == [{"quote": "a quote"}, {"start": 7}, {"start": 3, "end": 9}, {"start": 4, "end": 12},
+                     {"start": 8, "end": 12}, {"quote": "t", "start": 2}, {"start": 1, "end": 2}]
+    assert len(evidence_items(["q"] * 100)) == 32
+
+
+def test_final_arguments_are_forgiving_but_not_silent():
+    assert final_args(("42",), {"evidence": ["q"]}) == ("42", [["q"]])
+    assert final_args(("42", "q1", "q2"), {}) == ("42", ["q1", "q2"])
+    assert final_args((), {"answer": "42", "quote": "q"}) == ("42", ["q"])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'evidance'"):
+        final_args(("42",), {"evidance": "q"})
+    with pytest.raises(TypeError, match="needs the answer"):
+        final_args((), {})
+
+
+def test_cite_collects_for_the_next_final_and_says_where():
+    text = haystack()
+    f = finder(text)
+    assert f.cite(text[1000:1040]).startswith("doc.txt line ")
+    assert f.cite("this sentence is not there") == "not found in the context (quote exact text)"
+    assert len(f.take("more")) == 3 and f.take() == []
+
+
+def test_hits_pickle():
+    h = Hit(1, 2, "doc.txt line 1", "x", 0.5)
+    again = pickle.loads(pickle.dumps(h))
+    assert (again.start, again.end, again.where, again.text, again.score) == (1, 2, "doc.txt line 1", "x", 0.5)
+
+
+def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
+    from rlm_cli.evidence import Claim
+
+    text = haystack()
+    noop = lambda fn, args: []  # noqa: E731
+    with SubprocessSandbox(text, None, SandboxOptions(exec_timeout=10)) as box:
+        res = box.execute("hits = search('amber-falcon-27')\nprint(hits[0].where)\nprint(cite(hits[0]))", noop)
+        assert res.error is None and res.stdout.splitlines() == ["<context> line 2223", "<context> line 2223"]
+        assert "reserved" in box.execute("search = 1", noop).render()
+        res = box.execute("FINAL('4352381', evidence=['a quote', (1, 5)])", noop)
+        h = text.index("One of the special magic numbers for amber-f")
+        assert res.has_final and res.final == "4352381"
+        assert res.evidence == [Claim(None, h, h + 65), Claim("a quote"), Claim(None, 1, 5)]
+        res = box.execute("FINAL('again')", noop)  # cite()'s items went with the first FINAL
+        assert res.evidence == []
