@@ -27,6 +27,7 @@ def test_assemble_verifies_hash_and_is_atomic(tmp_path):
 
 
 @pytest.mark.skipif(not local_model.available(), reason="pip install 'rlm-cli[local]'")
+@pytest.mark.timeout(900)  # a few model turns at ~50 prompt tokens/s on 2 cores; more when the machine is shared
 def test_local_model_finds_a_needle_in_50kb(cli, tmp_path):
     from bench.bench_backends import NEEDLE_A, NEEDLE_Q, needle_text
 
@@ -38,6 +39,7 @@ def test_local_model_finds_a_needle_in_50kb(cli, tmp_path):
 
 
 @pytest.mark.skipif(not local_model.available(), reason="pip install 'rlm-cli[local]'")
+@pytest.mark.timeout(600)
 def test_ctrl_c_during_a_local_generation_exits_at_once(tmp_path, rlm_home):
     """The generation is a C call that never looks at signals: it runs in a helper thread, and the
     main thread, waiting in slices, honours Ctrl-C at once (it took 11-16 s before)."""
