@@ -107,6 +107,9 @@ def test_hits_pickle():
     h = Hit(1, 2, "doc.txt line 1", "x", 0.5)
     again = pickle.loads(pickle.dumps(h))
     assert (again.start, again.end, again.where, again.text, again.score) == (1, 2, "doc.txt line 1", "x", 0.5)
+    hits = finder(haystack()).search("amber-falcon-27")
+    back = pickle.loads(pickle.dumps(hits))
+    assert repr(back) == repr(hits) and back[0].start == hits[0].start
 
 
 def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
