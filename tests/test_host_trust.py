@@ -243,9 +243,9 @@ def test_brackets_inside_strings_are_not_nesting(ask):
 
 
 OVERSIZED = {
-    "forged-40MB-stdout": 'forge(stdout="A" * 40_000_000)\ntime.sleep(3)',
-    "forged-30MB-error": 'forge(error="E" * 30_000_000)\ntime.sleep(3)',
-    "forged-1000-notes": 'forge(notes=["N" * 100_000] * 1000)\ntime.sleep(3)',
+    "forged-40MB-stdout": 'forge(stdout="A" * 40_000_000)\ntime.sleep(1)',
+    "forged-30MB-error": 'forge(error="E" * 30_000_000)\ntime.sleep(1)',
+    "forged-1000-notes": 'forge(notes=["N" * 100_000] * 1000)\ntime.sleep(1)',
     "raise-30MB-exception": 'raise ValueError("B" * 30_000_000)',
     "print-40MB": 'print("P" * 40_000_000)',
     "fd-write-40MB": 'import os\nos.write(1, b"W" * 40_000_000)',
@@ -273,6 +273,7 @@ def test_a_50mb_final_is_delivered_cut_with_a_warning(ask, rlm_home, tmp_path):
     assert trajectory(rlm_home).stat().st_size < 4_000_000
 
 
+@pytest.mark.slow  # a few seconds each (runs in CI's slow pass: .ci/run)
 def test_forged_oversized_final_is_cut_too(ask):
     r, server = ask(rules(FORGE + 'forge(final="F" * 30_000_000, has_final=True)\ntime.sleep(3)'), "--json")
     assert r.exit_code == 0, r.stderr
@@ -305,6 +306,7 @@ def test_surrogates_in_output_and_prompts_are_repaired(ask):
 
 
 # ---- a worker that stops reading, closes its channel, or floods calls ------------------------------------
+@pytest.mark.slow  # a few seconds each (runs in CI's slow pass: .ci/run)
 def test_worker_that_never_reads_its_reply_cannot_block_the_host(ask):
     """A forged call whose reply is larger than the pipe, with SIGALRM ignored and no reads: the host's
     write times out at the exec limit (5 s here) and restarts the REPL instead of blocking forever."""
@@ -317,6 +319,7 @@ def test_worker_that_never_reads_its_reply_cannot_block_the_host(ask):
     assert "restarted" in bodies(server)[2]
 
 
+@pytest.mark.slow  # a few seconds each (runs in CI's slow pass: .ci/run)
 def test_worker_that_closes_its_channel_and_lives_on(ask):
     r, server = ask(rules(FORGE + "os.close(OUT)\ntime.sleep(3600)"))
     assert r.exit_code == 0, r.stderr

@@ -1,4 +1,4 @@
-"""The code's shape, checked: lint clean, no import cycle between modules."""
+"""The code's shape, checked: lint clean, no import cycle between modules, modules and functions short."""
 from __future__ import annotations
 
 import ast
@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "rlm_cli"
+MAX_MODULE_LINES = 470  # ~450 (issue 12), with a little room
+MAX_FUNCTION_LINES = 60
 
 
 def _modules() -> dict[str, Path]:
@@ -67,3 +69,18 @@ def test_no_import_cycle_between_modules():
     for n in sorted(graph):
         if n not in state:
             visit(n, [])
+
+
+def test_modules_and_functions_are_short():
+    long_modules, long_functions = [], []
+    for path in PKG.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            long_modules.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {n} lines")
+    assert not long_modules, long_modules
+    assert not long_functions, long_functions

@@ -19,7 +19,7 @@ from test_kill import _workers  # noqa: E402
 
 ANSWER = [
     {"turn": 1, "when": "Question: which colour", "reply": "```repl\ni = context.find('door is ')\ncolour = context[i+8:i+13]\n"
-                                                          "FINAL(f'{colour} ({locate(i)})')\n```"},
+                                                          "FINAL(f'{colour} ({locate(i)})', evidence=[context[i:i+13]])\n```"},
     {"turn": 1, "when": "Question: and again", "reply": "```repl\nFINAL(colour.upper())\n```"},
     {"turn": 1, "when": "Question: sleep", "reply": "```repl\nimport time\nprint('sleeping')\ntime.sleep(120)\n```"},
 ]
@@ -77,7 +77,8 @@ def test_lists_tools_and_answers_then_follows_up(script, tmp_path, rlm_home):
     names, first, second, seen = _call(params, session)
     assert names == ["ask", "ingest"]
     assert first["answer"] == f"green ({root / 'doc.txt'} line 51)" and first["status"] == "ok"
-    assert first["citations"] == [{"source": str(root / "doc.txt"), "line": 51, "text": f"{root / 'doc.txt'} line 51"}]
+    [cite] = first["citations"]  # the evidence the answer's code attached, verified against the document
+    assert cite["verified"] and cite["quote"] == "door is green" and cite["location"].endswith("line 51")
     assert first["run_id"] and first["conversation"] and first["cost_usd"] == 0
     assert second["answer"] == "GREEN" and second["conversation"] == first["conversation"]  # `colour` survived
     assert any(m.startswith("iteration 1/") for m in progress), progress

@@ -213,6 +213,7 @@ time.sleep(60)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.slow  # a few seconds each (runs in CI's slow pass: .ci/run)
 def test_worker_cannot_outlive_a_killed_host(config, tmp_path):
     """PR_SET_PDEATHSIG 0 (and setsid) inside, then the host is SIGKILLed: every worker process must go."""
     spec = _config_spec(config)

@@ -62,6 +62,7 @@ def test_thread_cap_holds_against_threading_and_ctypes(make_box):
     assert box.execute("FINAL('alive')", echo).final == "alive"
 
 
+@pytest.mark.slow  # a few seconds each (runs in CI's slow pass: .ci/run)
 def test_background_sub_calls_do_not_stretch_a_block_forever(make_box):
     """A thread keeps calling llm_query (each answer takes a while) while the main thread spins with SIGALRM
     ignored: the block's total time (exec_wall_timeout) still ends it."""

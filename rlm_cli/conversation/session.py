@@ -103,8 +103,10 @@ class Conversation:
 
             options = run_config(self.resolved, self.options).sandbox
             self.box = SubprocessSandbox(self.context.text, [s.as_dict() for s in self.context.sources], options)
-            self.box.start()
-            self._restore()
+            if self.state_file.is_file():
+                self._restore()  # (waits for the worker: it unpickles the saved variables)
+            else:
+                self.box.launch()  # ready by the time the first model reply has code to run
         return self.box
 
     def _restore(self) -> None:

@@ -125,6 +125,7 @@ class SubprocessSandbox:
         self.ctx_dir = Path(tempfile.mkdtemp(prefix=f"{CTX_PREFIX}{os.getpid()}-"))
         os.chmod(self.ctx_dir, 0o700)
         self.proc: _Process | None = None
+        self._launched: _Process | None = None  # spawned by launch(), not yet seen ready
         self.layers: list[str] = []
         self.restarts = 0
         self.busy = False
@@ -146,10 +147,15 @@ class SubprocessSandbox:
         os.chmod(path, 0o400)
         (self.ctx_dir / "sources.json").write_text(json.dumps(sources), encoding="utf-8")
 
+    def launch(self) -> None:
+        """Spawn the worker without waiting for it: it gets ready while the first model call is out."""
+        if self.proc is None and self._launched is None:
+            self._launched = _Process(self.ctx_dir, self.opts)
+
     def start(self) -> None:
         if self.proc is not None:
             return
-        proc = _Process(self.ctx_dir, self.opts)
+        proc, self._launched = self._launched or _Process(self.ctx_dir, self.opts), None
         try:
             ready = proc.recv(self.opts.start_timeout)
         except (TimeoutError, WorkerDied) as exc:
@@ -293,6 +299,9 @@ class SubprocessSandbox:
     def close(self, graceful: bool = True) -> None:
         """Stop the worker (asked to exit, or killed at once when `graceful` is False) and remove its files."""
         try:
+            if self._launched is not None:
+                launched, self._launched = self._launched, None
+                launched.kill()
             if self.proc is not None:
                 proc, self.proc = self.proc, None
                 proc.stop() if graceful else proc.kill()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import ast
 import bisect
-import io
 import json
 import os
 import signal
@@ -47,143 +46,29 @@ RESERVED = (
 )
 
 
-class Submitted(BaseException):
-    """Raised by FINAL to stop the block; BaseException so `except Exception` does not swallow it."""
+_SIBLINGS: dict = {}
 
 
-class FatalCall(BaseException):
-    """The host refused a sub-call because a budget ran out: the run is over."""
+def _sibling(name: str):
+    """A module beside us (helpers.py, worker_state.py, confine.py), loaded by path (the worker runs
+    with -I: its directory is not on sys.path) and registered as `_rlm_<name>` so what it defines
+    pickles (conversations keep search hits)."""
+    mod = _SIBLINGS.get(name)
+    if mod is None:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"_rlm_{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[f"_rlm_{name}"] = mod
+        spec.loader.exec_module(mod)
+        _SIBLINGS[name] = mod
+    return mod
 
 
-class ExecTimeout(BaseException):
-    """The soft per-exec timeout fired inside the worker (variables are kept)."""
-
-
-class BoundedText(io.TextIOBase):
-    """A text stream that keeps the head and tail of what is written, counting the rest."""
-
-    def __init__(self, limit: int):
-        self.limit = max(limit, 0)
-        self.head: list[str] = []
-        self.head_len = 0
-        self.tail = ""
-        self.dropped = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, s) -> int:
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        n = len(s)
-        room = self.limit * 2 // 3 - self.head_len
-        if room > 0:
-            self.head.append(s[:room])
-            self.head_len += min(n, room)
-            s = s[room:]
-        if s:
-            keep = self.limit // 3
-            merged = self.tail + s
-            self.dropped += max(len(merged) - keep, 0)
-            self.tail = merged[-keep:] if keep else ""
-        return n
-
-    def getvalue(self) -> str:
-        text = "".join(self.head)
-        if self.dropped:
-            text += f"\n... [output truncated: {self.dropped:,} characters omitted] ...\n"
-        return text + self.tail
-
-
-class Channel:
-    """JSON lines over two pipes. A lock makes calls from threads in model code safe."""
-
-    def __init__(self, fd_in: int, fd_out: int):
-        self.rfile = os.fdopen(fd_in, "rb", buffering=1 << 16)
-        self.wfd = fd_out
-        self.lock = threading.Lock()
-        self.next_id = 0
-
-    def send(self, msg: dict) -> None:
-        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-        view = memoryview(data)
-        while view:
-            n = os.write(self.wfd, view)
-            view = view[n:]
-
-    def recv(self) -> dict:
-        line = self.rfile.readline()
-        if not line:
-            os._exit(0)  # host is gone
-        return json.loads(line)
-
-
-class Timer:
-    """The soft exec timeout. Paused while the worker waits on the host for a sub-call."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.remaining = 0.0
-        if seconds > 0:
-            signal.signal(signal.SIGALRM, self._fire)
-
-    def _fire(self, signum, frame):
-        raise ExecTimeout()
-
-    def start(self) -> None:
-        if self.seconds > 0:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def pause(self) -> None:
-        if self.seconds > 0:
-            self.remaining = signal.setitimer(signal.ITIMER_REAL, 0)[0]
-
-    def resume(self) -> None:
-        if self.seconds > 0 and self.remaining > 0:
-            signal.setitimer(signal.ITIMER_REAL, self.remaining)
-
-    def stop(self) -> None:
-        if self.seconds > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-class ThreadCap:
-    """At most `limit` threads of model code at once (threading, concurrent.futures, _thread). ctypes can get
-    past this count; the host's seccomp supervisor (limits.ThreadSupervisor) is the kernel-side cap."""
-
-    def __init__(self, limit: int):
-        self.limit, self.live, self.lock = limit, 0, threading.Lock()
-
-    def install(self) -> None:
-        import _thread
-
-        for mod, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
-                          (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
-            if getattr(mod, name, None) is not None:
-                setattr(mod, name, self._wrap(getattr(mod, name)))
-
-    def _count(self, n: int) -> None:
-        with self.lock:
-            if n > 0 and self.live >= self.limit:
-                raise RuntimeError(f"can't start new thread: the REPL allows at most {self.limit} threads at once")
-            self.live += n
-
-    def _wrap(self, original):
-        def start(function, *args, **kwargs):
-            def run(*a, **k):
-                try:
-                    return function(*a, **k)
-                finally:
-                    self._count(-1)
-
-            self._count(1)
-            try:
-                return original(run, *args, **kwargs)
-            except BaseException:
-                self._count(-1)
-                raise
-
-        return start
+_io = _sibling("worker_io")  # the plumbing: exceptions, the output buffer, the channel, timers, the thread cap
+Submitted, FatalCall, ExecTimeout = _io.Submitted, _io.FatalCall, _io.ExecTimeout
+BoundedText, Channel, Timer, ThreadCap = _io.BoundedText, _io.Channel, _io.Timer, _io.ThreadCap
 
 
 _REPL = None  # the Repl of this process: Document objects read `context` through it (so they pickle)
@@ -367,78 +252,6 @@ class Repl:
         """The names and types of the variables you created."""
         return {k: type(v).__name__ for k, v in self.namespace.items() if not k.startswith("_") and k not in self.reserved}
 
-    # ---- state kept across questions (conversations) ----------------------------------------------
-    def _user_vars(self):
-        """(name, value) of the variables model code created: not reserved, not private, not modules."""
-        import types
-
-        for name, value in list(self.namespace.items()):
-            if name.startswith("_") or name in self.reserved or isinstance(value, types.ModuleType):
-                continue
-            if getattr(value, "__func__", None) is Repl.FINAL:  # the Final/final aliases
-                continue
-            yield name, value
-
-    def save_state(self, path: str, max_bytes: int) -> dict:
-        """Pickle every picklable variable (each on its own, so one bad value loses only itself) into
-        `path` (in scratch; the host moves it). What could not be saved is listed with the reason."""
-        import pickle
-
-        import types
-
-        blobs, skipped, total = {}, [], 0
-        defs = [[n, src] for n, src in self.defs.items() if n in self.namespace]
-        for name, value in self._user_vars():
-            if name in self.defs and isinstance(value, (types.FunctionType, type)):
-                continue  # replayed from its source
-            try:
-                blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:  # noqa: BLE001 - anything model code made can fail to pickle
-                skipped.append([name, f"{type(value).__name__}, not picklable ({type(exc).__name__})"])
-                continue
-            if total + len(blob) > max_bytes:
-                skipped.append([name, f"{type(value).__name__}, {len(blob):,} bytes: over the {max_bytes:,}-byte cap"])
-                continue
-            blobs[name], total = blob, total + len(blob)
-        with open(path, "wb") as f:
-            pickle.dump({"defs": defs, "values": blobs}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        return {"type": "saved", "saved": sorted(set(blobs) | {n for n, _ in defs}), "skipped": skipped, "bytes": total}
-
-    def load_state(self, path: str) -> dict:
-        """Unpickle (here, inside the sandbox: never in the host) what a previous worker saved."""
-        import pickle
-
-        with open(path, "rb") as f:
-            saved = pickle.load(f)
-        loaded, failed = [], []
-        for name, src in saved.get("defs") or []:
-            try:
-                exec(compile(src, "<repl>", "exec"), self.namespace)
-                self.defs[name] = src
-                loaded.append(name)
-            except BaseException as exc:  # noqa: BLE001
-                failed.append([name, f"could not be redefined ({type(exc).__name__}: {exc})"[:200]])
-        for name, blob in (saved.get("values") or {}).items():
-            if not isinstance(name, str) or name in self.reserved or name.startswith("_"):
-                continue
-            try:
-                self.namespace[name] = pickle.loads(blob)
-                loaded.append(name)
-            except BaseException as exc:  # noqa: BLE001
-                failed.append([name, f"could not be restored ({type(exc).__name__})"])
-        return {"type": "loaded", "loaded": sorted(loaded), "skipped": failed}
-
-    def describe_vars(self) -> dict:
-        """Names, types and sizes of the variables (never their content)."""
-        out = []
-        for name, value in self._user_vars():
-            try:
-                size = len(value)
-            except BaseException:  # noqa: BLE001
-                size = None
-            out.append({"name": name, "type": type(value).__name__, "size": size if isinstance(size, int) else None})
-        return {"type": "vars", "vars": out}
-
     # ---- execution ------------------------------------------------------------------------------
     def execute(self, code: str) -> dict:
         out = BoundedText(self.opts.max_output)
@@ -483,21 +296,7 @@ class Repl:
             else:
                 exec(compile(tree, "<repl>", "exec"), self.namespace)
         finally:  # also when FINAL or an error ended the block: what ran is defined
-            self._record_defs(code, defs)
-
-    def _record_defs(self, code: str, nodes: list) -> None:
-        """Remember the source of top-level def / class / import statements that ran: they are
-        replayed before saved values are restored (a function or module itself is not pickled)."""
-        for node in nodes:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [(a.asname or a.name).split(".")[0] for a in node.names]
-            else:
-                names = [node.name]
-            src = ast.get_source_segment(code, node)
-            for name in names:
-                if src and name in self.namespace and name not in self.reserved:
-                    self.defs.pop(name, None)
-                    self.defs[name] = src  # (re-inserted: dicts keep the order of the latest definitions)
+            _sibling("worker_state").record_defs(self, code, defs)
 
     def _restore_reserved(self) -> list[str]:
         notes = []
@@ -528,41 +327,16 @@ DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, as
 
 
 def _control(repl: "Repl", msg: dict) -> dict:
-    """save / load / vars requests from the host; any failure is reported, never fatal."""
-    try:
-        if msg["type"] == "save":
-            reply = repl.save_state(str(msg["path"]), int(msg["max_bytes"]))
-        elif msg["type"] == "load":
-            reply = repl.load_state(str(msg["path"]))
-        else:
-            reply = repl.describe_vars()
-    except BaseException as exc:  # noqa: BLE001
-        reply = {"type": msg["type"] + "_failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
-    reply["seq"] = msg.get("seq")
-    return reply
+    """save / load / vars requests from the host (worker_state.py); any failure is reported, never fatal."""
+    return _sibling("worker_state").control(repl, msg)
 
 
 def _text(value) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-_helpers_mod = None
-
-
 def _helpers():
-    """helpers.py beside us (search, read, cite), loaded by path and registered as `_rlm_helpers` so the
-    hits a variable holds pickle (conversations)."""
-    global _helpers_mod
-    if _helpers_mod is None:
-        import importlib.util
-
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers.py")
-        spec = importlib.util.spec_from_file_location("_rlm_helpers", path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["_rlm_helpers"] = mod
-        spec.loader.exec_module(mod)
-        _helpers_mod = mod
-    return _helpers_mod
+    return _sibling("helpers")
 
 
 def _answer_text(value) -> str:
@@ -611,19 +385,10 @@ def _limits(opts: argparse.Namespace) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead of killing us
 
 
-_confine_mod = None
 
 
 def _confine_module():
-    """confine.py beside us, loaded by path (the worker runs with -I: its directory is not on sys.path)."""
-    global _confine_mod
-    if _confine_mod is None:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("_rlm_confine", os.path.join(os.path.dirname(__file__), "confine.py"))
-        _confine_mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(_confine_mod)
-    return _confine_mod
+    return _sibling("confine")
 
 
 def _namespaces(opts: argparse.Namespace, spec: dict) -> list[str]:
@@ -663,6 +428,7 @@ def _start(opts: argparse.Namespace) -> tuple[Channel, Repl] | None:
         sources = json.load(f)
     chan = Channel(opts.fd_in, opts.fd_out)
     _helpers()  # before confinement (it may deny reading files); saved search hits unpickle in a fresh worker
+    _sibling("worker_state")
     _limits(opts)
     try:
         layers += _confine_module().apply(spec) if spec else []
