@@ -69,6 +69,10 @@ NO_EVIDENCE = """Your answer was not accepted: evidence is required and {problem
 evidence=[...]) again with an exact quote copied from text the REPL printed, or a search hit. \
 Turn {turn} of {max_iterations}."""
 
+ECHO = """Your FINAL repeats the question instead of answering it. Read the printed passages again and \
+call FINAL with the answer itself (a name, a number, a date...) and, as evidence, the printed line that \
+shows it. Turn {turn} of {max_iterations}."""
+
 REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
 again tells you nothing new. Change course: search other words, read around an offset you found, ask \
 llm_query about a passage, or, if the output already answers the question, call FINAL(answer, evidence=[...])."""

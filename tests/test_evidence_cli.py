@@ -185,3 +185,31 @@ def test_the_run_end_event_carries_the_evidence_for_saved_runs(cli, script, pdf)
     end = events[-1]
     assert end["kind"] == "run_end" and end["data"]["supported"] is True
     assert end["data"]["citations"][0]["location"] == "p.1" and end["data"]["citations"][0]["after"]
+
+
+def test_search_hits_kept_in_a_variable_survive_a_follow_up_in_another_process(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("filler\nThe vault code is 7741.\n")
+    first = script([{"turn": 1, "when": "Question", "reply": repl("hits = search('vault code')\nFINAL('found')")}])
+    assert cli(["ask", doc, "Find it", "-m", first, "--json"]).json()["answer"] == "found"
+    second = script([{"turn": 1, "when": "Question", "reply": repl("FINAL(hits[0].where, evidence=hits[0])")}])
+    obj = cli(["ask", "-c", "Where was it?", "-m", second, "--json"]).json()
+    assert obj["answer"] == f"{doc} line 2" and obj["citations"][0]["quote"] == "The vault code is 7741."
+
+
+def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("Brightwater Castings missed the deadline by 19 days.\n")
+    echo = repl("FINAL('supplier missed the deadline, and by how many days', evidence='missed the deadline by 19 days')")
+    fixed = script([{"when": "repeats the question", "reply": repl("FINAL('Brightwater Castings, 19 days', evidence='missed the deadline by 19 days')")},
+                    {"turn": 1, "when": "Question", "reply": echo}])
+    obj = cli(["ask", doc, "Which supplier missed the deadline, and by how many days?", "-m", fixed, "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Brightwater Castings, 19 days", 2, True)
+    stubborn = script([{"when": ".", "reply": echo}])
+    r = cli(["ask", doc, "Which supplier missed the deadline, and by how many days?", "-m", stubborn, "--json"])
+    obj = r.json()
+    assert (obj["iterations"], obj["supported"], obj["confidence"]) == (2, False, "unverified")
+    assert obj["citations"][0]["verified"] is True  # the quote is real; the answer is not one
+    assert "rlm: warning: the answer only repeats the question" in r.stderr
+    short = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('more')")}])
+    assert cli(["ask", doc, "Is it more or less?", "-m", short, "--json"]).json()["iterations"] == 1

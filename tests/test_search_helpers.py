@@ -107,6 +107,9 @@ def test_hits_pickle():
     h = Hit(1, 2, "doc.txt line 1", "x", 0.5)
     again = pickle.loads(pickle.dumps(h))
     assert (again.start, again.end, again.where, again.text, again.score) == (1, 2, "doc.txt line 1", "x", 0.5)
+    hits = finder(haystack()).search("amber-falcon-27")
+    back = pickle.loads(pickle.dumps(hits))
+    assert repr(back) == repr(hits) and back[0].start == hits[0].start
 
 
 def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
@@ -124,3 +127,13 @@ def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
         assert res.evidence == [Claim(None, h, h + 65), Claim("a quote"), Claim(None, 1, 5)]
         res = box.execute("FINAL('again')", noop)  # cite()'s items went with the first FINAL
         assert res.evidence == []
+
+
+def test_a_hit_in_wrapped_prose_runs_to_the_end_of_its_sentence():
+    text = ("Minutes of the meeting.\n6. Supply chain: Olav Brekke reported that Brightwater Castings missed the Q3\n"
+            "delivery deadline for DS-4 housings by 19 days, which delayed 340 echo sounders. Nordvik and\n"
+            "Akerby delivered on time.\n")
+    (hit,) = finder(text).search("Brightwater", k=1)
+    assert hit.text == ("6. Supply chain: Olav Brekke reported that Brightwater Castings missed the Q3 delivery deadline "
+                        "for DS-4 housings by 19 days, which delayed 340 echo sounders.")
+    assert hit.where == "doc.txt line 2"

@@ -9,7 +9,7 @@ from .. import prompts
 from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from .history import fit_history
-from .repeats import Repeats
+from .repeats import Repeats, echoes_question
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -29,6 +29,7 @@ class Node:
         self.child_citations: list = []  # children's citations, mapped to self.text
         self.forced = False  # the answer came from the last-chance turn
         self.nudged = False  # told once that evidence is required
+        self.echo_told = False  # told once that the answer only repeated the question
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -80,12 +81,17 @@ class Node:
         raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
 
     def _accept(self, final: str, iteration: int) -> bool:
-        """Verify the evidence FINAL carried (with the children's). With --evidence required and nothing
-        verified, the answer is refused once and the model told why (False)."""
+        """Verify the evidence FINAL carried (with the children's). Refused once, with the model told why
+        (False): an answer that only repeats the question; with --evidence required, one without verified
+        evidence."""
         from ..evidence import dedupe, verify
 
-        citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
         limit = self.cfg.limits.max_iterations
+        if not self.forced and not self.echo_told and iteration < limit and echoes_question(final, self.question):
+            self.echo_told = True
+            self.messages.append({"role": "user", "content": prompts.ECHO.format(turn=iteration + 1, max_iterations=limit)})
+            return False
+        citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
         if (self._evidence_required() and not self.nudged and not self.forced and iteration < limit
                 and not any(c.verified for c in citations)):
             self.nudged = True

@@ -1,8 +1,19 @@
-"""Repetition detection: a code block the node already ran, printing the same output again. Small
-models re-run one search turn after turn; the model is told so, and pushed to change course."""
+"""Repetition detection: a code block the node already ran, printing the same output again (small
+models re-run one search turn after turn: the model is told so, and pushed to change course), and an
+answer that only repeats the question."""
 from __future__ import annotations
 
+import re
+
 from .. import prompts
+
+
+def echoes_question(answer: str, question: str) -> bool:
+    """The answer is (part of) the question's own text, at least four words long: a 1.5B model's
+    FINAL(question) instead of an answer. Short answers taken from the question ("more", a name
+    the question mentions) do not count."""
+    a = " ".join(re.findall(r"\w+", answer.lower()))
+    return len(a.split()) >= 4 and a in " ".join(re.findall(r"\w+", question.lower()))
 
 
 class Repeats:

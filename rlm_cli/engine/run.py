@@ -74,8 +74,11 @@ class RunResult:
     def labels(self) -> dict:
         """supported / forced / confidence (evidence.assess) for an answered run; {} without an answer."""
         from ..evidence import assess
+        from .repeats import echoes_question
 
-        return assess(self.citations, self.forced) if self.answer is not None else {}
+        if self.answer is None:
+            return {}
+        return assess(self.citations, self.forced, answers=not echoes_question(self.answer, self.question))
 
 
 class Cancelled(RLMError):
@@ -164,7 +167,9 @@ class Run:
         notes = []
         if r.forced:
             notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
-        if not labels["supported"]:
+        if any(c.verified for c in r.citations) and not labels["supported"]:
+            notes.append("the answer only repeats the question (its evidence does not count)")
+        elif not labels["supported"]:
             tried = f" ({len(r.citations)} item(s) could not be verified)" if r.citations else ""
             notes.append(f"no verified evidence supports the answer{tried}")
             if self.config.evidence == "required":

@@ -147,10 +147,11 @@ def adopt(citations: list[Citation], child_text: str, parent_text: str, parent_s
 
 
 # ---- judging a run ------------------------------------------------------------------------------------
-def assess(citations: list[Citation], forced: bool) -> dict:
-    """The fields that label an answer: supported (a verified citation), forced (given at the iteration
-    limit), confidence: "verified" | "unverified" | "forced"."""
-    supported = any(c.verified for c in citations)
+def assess(citations: list[Citation], forced: bool, answers: bool = True) -> dict:
+    """The fields that label an answer: supported (a verified citation, and `answers`: the answer is not
+    just the question repeated), forced (given at the iteration limit), confidence: "verified" |
+    "unverified" | "forced"."""
+    supported = answers and any(c.verified for c in citations)
     confidence = "forced" if forced else "verified" if supported else "unverified"
     return {"supported": supported, "forced": forced, "confidence": confidence}
 

@@ -252,7 +252,8 @@ MIN_SNIPPET = 60  # a matching line shorter than this is shown with the next one
 
 def line_window(text: str, lo: int, hi: int, centre: int, size: int, end: int | None = None) -> tuple[int, int]:
     """The line(s) of text[lo:hi] holding `centre` (and up to `end`): from the line start (or `size`/3
-    before `centre` in a long line) to the line end (at least MIN_SNIPPET characters), at most `size`."""
+    before `centre` in a long line) to the line end (at least MIN_SNIPPET characters) or, in text whose
+    lines are wrapped, to the end of the sentence; at most `size` characters."""
     end = max(end or centre, centre)
     a = max(lo, centre - size // 3)
     nl = text.rfind("\n", a, centre)
@@ -268,7 +269,13 @@ def line_window(text: str, lo: int, hi: int, centre: int, size: int, end: int | 
         if b < hi:
             sp = text.rfind(" ", max(end, b - 40), b)
             b = sp if sp > a else b
+    stop = _SENTENCE_END.search(text, max(end, centre), cap)
+    if stop is not None and stop.end() > b:  # a sentence wrapped onto the next line(s)
+        b = stop.end()
     return a, max(b, a + 1)
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=[\s\"')\]]|$)")
 
 
 def find_quote(text: str, quote: str) -> int:
