@@ -56,8 +56,9 @@ Turn 1 of {max_iterations}. Reply with a ```repl block that searches `context` f
 
 NEXT = """{outputs}
 
-Turn {turn} of {max_iterations}.{budget} If this output shows the answer, reply with a ```repl block that calls \
-FINAL(answer, evidence=[the printed line that shows it]). Otherwise run different code."""
+Turn {turn} of {max_iterations}.{budget} If this output shows the answer to "{question}", reply with a ```repl \
+block that calls FINAL("<the answer itself: the value, name or fact asked for>", evidence=["<the printed line \
+that shows it>"]). Otherwise run different code."""
 
 NO_CODE = """Your reply had no ```repl code block, so nothing ran. Only code runs here, and only FINAL(...) \
 called from code submits an answer. Reply with a ```repl block. Turn {turn} of {max_iterations}."""
@@ -69,9 +70,9 @@ NO_EVIDENCE = """Your answer was not accepted: evidence is required and {problem
 evidence=[...]) again with an exact quote copied from text the REPL printed, or a search hit. \
 Turn {turn} of {max_iterations}."""
 
-ECHO = """Your FINAL repeats the question instead of answering it. Read the printed passages again and \
-call FINAL with the answer itself (a name, a number, a date...) and, as evidence, the printed line that \
-shows it. Turn {turn} of {max_iterations}."""
+ECHO = """Not accepted: your FINAL only repeats words of the question "{question}" instead of answering it.{quote} \
+Call FINAL again with what the text says the answer is (a value, a name, a date...), not the question's \
+words. Turn {turn} of {max_iterations}."""
 
 REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
 again tells you nothing new. Change course: search other words, read around an offset you found, ask \
@@ -137,12 +138,27 @@ def _parts(s: dict) -> str:
     return f", {n:,} {unit}{'s' if n != 1 else ''}" if n else ""
 
 
-def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: int, budget: str = "") -> str:
+def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: int, budget: str = "",
+                    question: str = "") -> str:
+    """The REPL's output, then the turn count and the question again (small models lose it and FINAL
+    their own search words)."""
     body = "\n\n".join(f"REPL output (block {i}):\n{text}" for i, text in results)
     if turn > max_iterations:  # the engine follows with LAST_CHANCE
         return body
-    return NEXT.format(outputs=body, turn=turn, max_iterations=max_iterations,
+    return NEXT.format(outputs=body, turn=turn, max_iterations=max_iterations, question=_short(question),
                        budget=f" Budget left: {budget}." if budget else "")
+
+
+def echo(question: str, quotes: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when its FINAL only repeats the question: the question, and the evidence
+    it gave (the answer is usually in it)."""
+    quote = f' Your evidence says: "{_short(quotes[0], 400)}"' if quotes else ""
+    return ECHO.format(question=_short(question), quote=quote, turn=turn, max_iterations=max_iterations)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def repeated(turn: int, count: int) -> str:

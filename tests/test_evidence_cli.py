@@ -201,7 +201,7 @@ def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, s
     doc = tmp_path / "d.txt"
     doc.write_text("Brightwater Castings missed the deadline by 19 days.\n")
     echo = repl("FINAL('supplier missed the deadline, and by how many days', evidence='missed the deadline by 19 days')")
-    fixed = script([{"when": "repeats the question", "reply": repl("FINAL('Brightwater Castings, 19 days', evidence='missed the deadline by 19 days')")},
+    fixed = script([{"when": 'only repeats words of the question .*Your evidence says: "missed the deadline by 19 days"', "reply": repl("FINAL('Brightwater Castings, 19 days', evidence='missed the deadline by 19 days')")},
                     {"turn": 1, "when": "Question", "reply": echo}])
     obj = cli(["ask", doc, "Which supplier missed the deadline, and by how many days?", "-m", fixed, "--json"]).json()
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Brightwater Castings, 19 days", 2, True)

@@ -89,7 +89,8 @@ class Node:
         limit = self.cfg.limits.max_iterations
         if not self.forced and not self.echo_told and iteration < limit and echoes_question(final, self.question):
             self.echo_told = True
-            self.messages.append({"role": "user", "content": prompts.ECHO.format(turn=iteration + 1, max_iterations=limit)})
+            quotes = [c.quote for c in verify(self.claims, self.text, self.sources) if c.verified]
+            self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, iteration + 1, limit)})
             return False
         citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
         if (self._evidence_required() and not self.nudged and not self.forced and iteration < limit
@@ -149,7 +150,7 @@ class Node:
                 break  # later blocks would run against a fresh REPL without the earlier state
         if not last:
             self.messages.append({"role": "user", "content": prompts.outputs_message(
-                outputs, iteration + 1, limit, self.run_.budget_text())})
+                outputs, iteration + 1, limit, self.run_.budget_text(), self.question)})
         return None
 
     # ---- sub-calls from the REPL --------------------------------------------------------------------
