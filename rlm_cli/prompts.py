@@ -59,6 +59,7 @@ NEXT = """{outputs}
 Turn {turn} of {max_iterations}.{budget} If this output shows the answer to "{question}", reply with a ```repl \
 block that calls FINAL("<the answer itself: the value, name or fact asked for>", evidence=["<the printed line \
 that shows it>"]). Otherwise run different code."""
+ANSWER_PLACEHOLDER = "<the answer itself"  # in NEXT; an answer containing it was copied, not found
 
 NO_CODE = """Your reply had no ```repl code block, so nothing ran. Only code runs here, and only FINAL(...) \
 called from code submits an answer. Reply with a ```repl block. Turn {turn} of {max_iterations}."""

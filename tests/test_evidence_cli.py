@@ -211,5 +211,10 @@ def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, s
     assert (obj["iterations"], obj["supported"], obj["confidence"]) == (2, False, "unverified")
     assert obj["citations"][0]["verified"] is True  # the quote is real; the answer is not one
     assert "rlm: warning: the answer only repeats the question" in r.stderr
+    copied = script([{"when": "only repeats words", "reply": repl("FINAL('Brightwater Castings', evidence='missed the deadline')")},
+                     {"turn": 1, "when": "Question", "reply": repl(
+                         "FINAL('<the answer itself: the value, name or fact asked for>', evidence='19 days')")}])
+    obj = cli(["ask", doc, "Which supplier?", "-m", copied, "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Brightwater Castings", 2, True)
     short = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('more')")}])
     assert cli(["ask", doc, "Is it more or less?", "-m", short, "--json"]).json()["iterations"] == 1

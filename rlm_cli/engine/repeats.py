@@ -9,9 +9,11 @@ from .. import prompts
 
 
 def echoes_question(answer: str, question: str) -> bool:
-    """The answer is (part of) the question's own text, at least four words long: a 1.5B model's
-    FINAL(question) instead of an answer. Short answers taken from the question ("more", a name
-    the question mentions) do not count."""
+    """The answer is (part of) the question's own text, at least four words long (a 1.5B model's
+    FINAL(question) instead of an answer), or holds the prompt's placeholder for the answer. Short
+    answers taken from the question ("more", a name the question mentions) do not count."""
+    if prompts.ANSWER_PLACEHOLDER in answer:  # the prompt's own "<the answer itself...>" copied
+        return True
     a = " ".join(re.findall(r"\w+", answer.lower()))
     return len(a.split()) >= 4 and a in " ".join(re.findall(r"\w+", question.lower()))
 
