@@ -75,6 +75,10 @@ ECHO = """Not accepted: your FINAL only repeats words of the question "{question
 Call FINAL again with what the text says the answer is (a value, a name, a date...), not the question's \
 words. Turn {turn} of {max_iterations}."""
 
+NUMBERS = """Check this before it is accepted: your answer "{answer}" says {numbers}, but the evidence you gave \
+does not: "{quote}". If the evidence shows a different value, answer with that value. If you computed the \
+value from the document, call FINAL again with the same answer. Turn {turn} of {max_iterations}."""
+
 REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
 again tells you nothing new. Change course: search other words, read around an offset you found, ask \
 llm_query about a passage, or, if the output already answers the question, call FINAL(answer, evidence=[...])."""
@@ -155,6 +159,12 @@ def echo(question: str, quotes: list[str], turn: int, max_iterations: int) -> st
     it gave (the answer is usually in it)."""
     quote = f' Your evidence says: "{_short(quotes[0], 400)}"' if quotes else ""
     return ECHO.format(question=_short(question), quote=quote, turn=turn, max_iterations=max_iterations)
+
+
+def numbers(answer: str, missing: list[str], quotes: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when no number of its answer is in the evidence it gave."""
+    return NUMBERS.format(answer=_short(answer, 200), numbers=", ".join(missing[:5]), quote=_short(quotes[0], 400),
+                          turn=turn, max_iterations=max_iterations)
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -218,3 +218,20 @@ def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, s
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Brightwater Castings", 2, True)
     short = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('more')")}])
     assert cli(["ask", doc, "Is it more or less?", "-m", short, "--json"]).json()["iterations"] == 1
+
+
+def test_an_answer_whose_numbers_its_evidence_does_not_show_is_sent_back_once(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("Rights come back if the holder does not notify you prior to 60 days after compliance.\n"
+                   "Revenue by quarter: 118.4, 131.9, 127.2 and 146.5 million.\n")
+    misread = repl("FINAL('30 days', evidence='prior to 60 days after compliance')")
+    fixed = script([{"when": 'your answer "30 days" says 30, but the evidence you gave does not: "prior to 60 days',
+                     "reply": repl("FINAL('60 days', evidence='prior to 60 days after compliance')")},
+                    {"turn": 1, "when": "Question", "reply": misread}])
+    obj = cli(["ask", doc, "How many days?", "-m", fixed, "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("60 days", 2, True)
+    total = repl("FINAL('524.0 million', evidence='118.4, 131.9, 127.2 and 146.5')")  # computed: said again, accepted
+    obj = cli(["ask", doc, "What was the total revenue?", "-m", script([{"when": ".", "reply": total}]), "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("524.0 million", 2, True)
+    right = script([{"when": ".", "reply": repl("FINAL('131.9', evidence='131.9')")}])
+    assert cli(["ask", doc, "Second quarter?", "-m", right, "--json"]).json()["iterations"] == 1

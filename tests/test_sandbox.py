@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -253,3 +254,33 @@ def test_straggler_holding_the_pipe_does_not_hang_the_host(box):
         assert b.execute("FINAL('ok')", echo).final == "ok"
     finally:
         os.kill(straggler, signal.SIGKILL)
+
+
+def test_interrupt_reaches_a_worker_that_is_not_ready_yet_and_the_next_block_starts_afresh():
+    """A cancellation (MCP, batch) can arrive while the worker spawned by launch() is still starting:
+    it is killed then too, not only once it runs code, and no replacement is started until asked."""
+    b = SubprocessSandbox("ctx", None, SandboxOptions(exec_timeout=5))
+    try:
+        b.launch()
+        launched = b._launched
+        b.interrupt()
+        assert launched.proc.wait(timeout=5) is not None and b._launched is None
+        got = []
+        t = threading.Thread(target=lambda: got.append(_catch(b.start)))
+        t.start()
+        while b._starting is None and t.is_alive():
+            time.sleep(0.001)
+        b.interrupt()  # while start() waits for the ready message
+        t.join(10)
+        assert got and "did not start" in str(got[0]) and b.proc is None
+        assert b.execute("print(len(context))", lambda *a: []).stdout == "3\n"  # a fresh worker
+    finally:
+        b.close(graceful=False)
+
+
+def _catch(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001
+        return exc
+    return None

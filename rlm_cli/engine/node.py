@@ -9,7 +9,7 @@ from .. import prompts
 from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from .history import fit_history
-from .repeats import Repeats, echoes_question
+from .repeats import Repeats, asks_where, echoes_question, numbers_not_in
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -29,7 +29,7 @@ class Node:
         self.child_citations: list = []  # children's citations, mapped to self.text
         self.forced = False  # the answer came from the last-chance turn
         self.nudged = False  # told once that evidence is required
-        self.echo_told = False  # told once that the answer only repeated the question
+        self.told: set[str] = set()  # answer checks the model was told about once ("echo", "numbers")
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -81,18 +81,15 @@ class Node:
         raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
 
     def _accept(self, final: str, iteration: int) -> bool:
-        """Verify the evidence FINAL carried (with the children's). Refused once, with the model told why
-        (False): an answer that only repeats the question; with --evidence required, one without verified
-        evidence."""
+        """Verify the evidence FINAL carried (with the children's). Refused once each, with the model told
+        why (False): an answer that only repeats the question; one with numbers its verified evidence does
+        not show; with --evidence required, one without verified evidence."""
         from ..evidence import dedupe, verify
 
         limit = self.cfg.limits.max_iterations
-        if not self.forced and not self.echo_told and iteration < limit and echoes_question(final, self.question):
-            self.echo_told = True
-            quotes = [c.quote for c in verify(self.claims, self.text, self.sources) if c.verified]
-            self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, iteration + 1, limit)})
-            return False
         citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
+        if not self.forced and iteration < limit and self._check_told(final, citations, iteration + 1, limit):
+            return False
         if (self._evidence_required() and not self.nudged and not self.forced and iteration < limit
                 and not any(c.verified for c in citations)):
             self.nudged = True
@@ -100,6 +97,22 @@ class Node:
             return False
         self.citations = citations
         return True
+
+    def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
+        """Each once: an answer that repeats the question, or one whose numbers the verified evidence does
+        not show, is sent back with the reason (True)."""
+        quotes = [c.quote for c in citations if c.verified]
+        if "echo" not in self.told and echoes_question(final, self.question):
+            self.told.add("echo")
+            self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, turn, limit)})
+            return True
+        where = [f"{c.source} {c.location if asks_where(self.question) else ''}" for c in citations if c.verified]
+        missing = numbers_not_in(final, quotes + where)
+        if "numbers" not in self.told and missing:
+            self.told.add("numbers")
+            self.messages.append({"role": "user", "content": prompts.numbers(final, missing, quotes, turn, limit)})
+            return True
+        return False
 
     def _evidence_required(self) -> bool:
         return self.depth == 0 and self.cfg.evidence == "required"

@@ -1,6 +1,6 @@
 """Repetition detection: a code block the node already ran, printing the same output again (small
 models re-run one search turn after turn: the model is told so, and pushed to change course), and an
-answer that only repeats the question."""
+answer that only repeats the question, or whose numbers its own evidence does not show."""
 from __future__ import annotations
 
 import re
@@ -16,6 +16,37 @@ def echoes_question(answer: str, question: str) -> bool:
         return True
     a = " ".join(re.findall(r"\w+", answer.lower()))
     return len(a.split()) >= 4 and a in " ".join(re.findall(r"\w+", question.lower()))
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers in `text`, thousands separators and trailing ".0" dropped ("1,212" and "1212" match)."""
+    out = set()
+    for n in _NUMBER.findall(text):
+        n = re.sub(r",(?=\d{3}\b)", "", n).replace(",", ".")
+        out.add(re.sub(r"\.0+$", "", n))
+    return out
+
+
+def numbers_not_in(answer: str, quotes: list[str]) -> list[str]:
+    """The answer's numbers when none of them is in any of the quotes (the evidence the model gave): a
+    small model reads "60 days" and answers "30 days", or answers with a line number. Empty when the
+    answer has no number, or one of its numbers is in the evidence."""
+    wanted = _numbers(answer)
+    if not wanted or not quotes:
+        return []
+    seen = set().union(*(_numbers(q) for q in quotes))
+    return [] if wanted & seen else sorted(wanted)
+
+
+_WHERE = re.compile(r"\b(where|page|pages|line|lines|slide|sheet|row|chapter|message|locat\w*)\b", re.I)
+
+
+def asks_where(question: str) -> bool:
+    """The question asks for a place in the document (so a page or line number is an answer)."""
+    return bool(_WHERE.search(question))
 
 
 class Repeats:

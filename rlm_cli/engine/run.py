@@ -129,6 +129,8 @@ class Run:
             answer = root.run()
         except BaseException as e:  # noqa: BLE001 - every outcome becomes a result
             exc = e
+            if self.cancelled.is_set() and isinstance(e, Exception) and not isinstance(e, LimitExceeded):
+                exc = Cancelled("the run was cancelled")  # cancelled from outside: e.g. its REPL worker was killed
             if not isinstance(e, LimitExceeded):
                 self.cancel()
         responses = self.config.responses

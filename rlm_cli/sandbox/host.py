@@ -126,6 +126,9 @@ class SubprocessSandbox:
         os.chmod(self.ctx_dir, 0o700)
         self.proc: _Process | None = None
         self._launched: _Process | None = None  # spawned by launch(), not yet seen ready
+        self._starting: _Process | None = None  # start() is waiting for its ready message
+        self._interrupted = False  # interrupt() killed the worker: do not restart it at once
+        self._handover = threading.Lock()  # launched -> starting, against interrupt() from another thread
         self.layers: list[str] = []
         self.restarts = 0
         self.busy = False
@@ -150,12 +153,22 @@ class SubprocessSandbox:
     def launch(self) -> None:
         """Spawn the worker without waiting for it: it gets ready while the first model call is out."""
         if self.proc is None and self._launched is None:
-            self._launched = _Process(self.ctx_dir, self.opts)
+            proc = _Process(self.ctx_dir, self.opts)
+            with self._handover:
+                self._launched = proc
 
     def start(self) -> None:
         if self.proc is not None:
             return
-        proc, self._launched = self._launched or _Process(self.ctx_dir, self.opts), None
+        with self._handover:
+            proc, self._launched = self._launched, None
+            self._starting = proc  # interrupt() and close() reach it while it gets ready
+        if proc is None:
+            proc = _Process(self.ctx_dir, self.opts)
+            with self._handover:
+                self._starting, stop = proc, self._interrupted
+            if stop:  # interrupted while it was spawned
+                proc._signal_group()
         try:
             ready = proc.recv(self.opts.start_timeout)
         except (TimeoutError, WorkerDied) as exc:
@@ -163,6 +176,8 @@ class SubprocessSandbox:
             from ..errors import SandboxError
 
             raise SandboxError(f"the REPL worker did not start: {exc or 'timeout'}") from None
+        finally:
+            self._starting = None
         from ..errors import SandboxError
 
         if ready.get("type") != "ready":
@@ -185,6 +200,7 @@ class SubprocessSandbox:
         self.proc = proc
 
     def execute(self, code: str, handler: CallHandler) -> ExecResult:
+        self._interrupted = False  # (an interrupt before this request has already stopped its run)
         self.start()
         t0 = time.monotonic()
         self.busy = True  # stays True if Ctrl-C leaves the worker mid-block (a conversation then restarts it)
@@ -215,6 +231,7 @@ class SubprocessSandbox:
     def control(self, msg: dict, timeout: float) -> dict:
         """A save / load / vars request (rlm_cli/sandbox/state.py). Nothing else is served meanwhile: a
         sub-call or a timeout kills and restarts the worker (WorkerDied / TimeoutError are raised)."""
+        self._interrupted = False
         self.start()
         self._seq += 1
         deadline = time.monotonic() + timeout
@@ -285,23 +302,34 @@ class SubprocessSandbox:
     def interrupt(self) -> None:
         """From any thread: kill the worker's process group now. A running block ends as if the worker had
         died (the REPL restarts, its variables lost); the caller stops the run (Run.cancel)."""
-        proc = self.proc
-        if proc is not None:
-            proc._signal_group()
+        with self._handover:
+            self._interrupted = True
+            launched, self._launched = self._launched, None
+            running = (self.proc, self._starting)
+        if launched is not None:  # spawned, never waited for: gone, and the next start spawns afresh
+            launched.kill()
+        for proc in running:  # a block running, or start() waiting for ready (it then raises)
+            if proc is not None:
+                proc._signal_group()
 
     def _restart(self) -> None:
         if self.proc is not None:
             self.proc.kill()
             self.proc = None
         self.restarts += 1
+        if self._interrupted:  # killed by interrupt(): the run is being stopped; a later execute starts afresh
+            self._interrupted = False
+            return
         self.start()
 
     def close(self, graceful: bool = True) -> None:
         """Stop the worker (asked to exit, or killed at once when `graceful` is False) and remove its files."""
         try:
-            if self._launched is not None:
-                launched, self._launched = self._launched, None
-                launched.kill()
+            for attr in ("_launched", "_starting"):
+                proc = getattr(self, attr)
+                if proc is not None:
+                    setattr(self, attr, None)
+                    proc.kill()
             if self.proc is not None:
                 proc, self.proc = self.proc, None
                 proc.stop() if graceful else proc.kill()
