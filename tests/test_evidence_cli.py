@@ -235,3 +235,17 @@ def test_an_answer_whose_numbers_its_evidence_does_not_show_is_sent_back_once(cl
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("524.0 million", 2, True)
     right = script([{"when": ".", "reply": repl("FINAL('131.9', evidence='131.9')")}])
     assert cli(["ask", doc, "Second quarter?", "-m", right, "--json"]).json()["iterations"] == 1
+
+
+def test_a_final_whose_pasted_quote_holds_its_quote_character_is_still_read(cli, script, tmp_path):
+    """FINAL("x", evidence=["… "quoted" …"]) is a SyntaxError in Python; a 1.5B model writes it constantly
+    when it pastes a line that has quotes in it. The block is read as the answer and the quote."""
+    doc = tmp_path / "faq.txt"
+    doc.write_text('Maintainer: Eric Pement\nHe said "append the Next line" ought to print.\n')
+    bad = '```repl\nFINAL("Eric Pement", evidence=["He said "append the Next line" ought to print."])\n```'
+    obj = cli(["ask", doc, "Who maintains it?", "-m", script([{"when": ".", "reply": bad}]), "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Eric Pement", 1, True)
+    assert obj["citations"][0]["location"] == "line 2"
+    broken = '```repl\nx = 1\nFINAL("a", evidence=["b "c" d"])\n```'  # more than the one call: a plain SyntaxError
+    r = cli(["ask", doc, "Who?", "-m", script([{"when": ".", "reply": broken}]), "--max-iterations", "1", "--json"])
+    assert r.json()["iterations"] >= 1 and "SyntaxError" in open(r.json()["trajectory"]).read()

@@ -314,6 +314,20 @@ def final_args(args: tuple, kw: dict) -> tuple:
     return args[0], list(args[1:]) + [kw[k] for k in EVIDENCE_KEYWORDS if k in kw]
 
 
+_LOOSE_FINAL = re.compile(r"""\s*(?:FINAL|Final|final)\(\s*(?P<q>["'])(?P<answer>.*?)(?P=q)\s*,\s*evidence\s*=\s*\[\s*"""
+                          r"""(?P<q2>["'])(?P<quote>.*)(?P=q2)\s*\]\s*\)\s*""", re.S)
+
+
+def loose_final(code: str) -> tuple[str, list[str]] | None:
+    """A block that is one FINAL("answer", evidence=["quote"]) call which does not parse because the
+    pasted quote holds the same quote character (small models do this all the time): its answer and
+    quote, read without Python's rules. None for anything else."""
+    m = _LOOSE_FINAL.fullmatch(code)
+    if m is None or m["q"] in m["answer"]:
+        return None
+    return m["answer"], [m["quote"]]
+
+
 def evidence_items(*values) -> list[dict]:
     """Forgiving: a str is a quote; an int an offset; two ints (start, end); a Hit, re.Match or dict with
     start/end/quote/text; lists, tuples and Hits of any of these. Anything else is quoted as str()."""

@@ -204,6 +204,13 @@ class Repl:
         self.has_final = True
         raise Submitted()
 
+    def _loose_final(self, code: str) -> bool:
+        """FINAL("…", evidence=["…"]) unparsable only for a quote character inside the quote: submit it."""
+        loose = _helpers().loose_final(code)
+        if loose is not None:
+            self.final, self.evidence, self.has_final = _answer_text(loose[0]), self.finder.take(loose[1]), True
+        return loose is not None
+
     def FINAL_VAR(self, name, *evidence, **kw) -> None:
         """Submit the value of the REPL variable `name` as the final answer."""
         key = str(name).strip().strip("'\"")
@@ -269,7 +276,7 @@ class Repl:
         except FatalCall as exc:
             error = f"Stopped: {exc}"
         except SyntaxError as exc:
-            error = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+            error = None if self._loose_final(code) else "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         except BaseException:
             error = _format_exc(code)
         finally:
