@@ -1,9 +1,9 @@
 """`rlm ask --estimate`: a cost/time range for a question before anything is sent.
 
-Low end: the root model finds the answer by searching (a few turns, no reading; fewer when the
-whole context fits in one printout). High end: every root turn is used and the sub model reads the
-whole context once, in window-sized chunks. The local model reuses its prompt cache between turns,
-so each turn costs only its new tokens, plus loading the model once (measured in docs/benchmarks.md).
+Low end: the root model finds the answer with one search and FINAL (two short turns, no reading).
+High end: every root turn is used and the sub model reads the whole context once, in window-sized
+chunks. The local model reuses its prompt cache between turns, so each turn costs only its new tokens,
+plus loading the model once (measured in docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ ROOT_GROWTH_TOKENS = 900  # each turn adds the reply and its (truncated) REPL ou
 ROOT_OUT_TOKENS = 250
 SUB_OUT_TOKENS = 200
 SUB_CHUNK_CAP = 100_000  # tokens per sub-call at most, whatever the window
-LOW_TURNS = 3
-
-
-SMALL_CONTEXT_CHARS = 10_000  # printed whole in one turn: the low end is then one search turn and FINAL
+LOW_TURNS = 2  # search(), then FINAL with the hit as evidence
+LOW_GROWTH_TOKENS = 300  # a search turn: a one-line reply and five hits
+LOW_OUT_TOKENS = 40
 
 
 @dataclass
@@ -35,8 +34,8 @@ class Speed:
 
 HOSTED = Speed(0.8, 5_000.0, 80.0)
 # measured on 2 cores: Qwen2.5-Coder-1.5B Q4_K_M, 42-70 prompt tokens/s, 25-28 generated tokens/s, its
-# short system prompt ~400 tokens, ~5 s to load
-LOCAL = Speed(0.0, 50.0, 25.0, base_tokens=400, prefix_cache=True, start_s=5.0)
+# short system prompt ~400 tokens, 3-5 s to load (bench.bench_quickstart: 2 turns, 21 s, idle machine)
+LOCAL = Speed(0.0, 55.0, 25.0, base_tokens=400, prefix_cache=True, start_s=4.0)
 
 
 @dataclass
@@ -61,7 +60,7 @@ def estimate(resolved, context, limits, prompt_cache: bool = True) -> str:
     cache, style = _cache_prices(root_ep) if prompt_cache else (None, "off")
     args = (ctx_tokens, limits.max_iterations, chunk, prices(root_ep), prices(sub_ep), _speed(root_ep), _speed(sub_ep),
             max(1, getattr(resolved, "concurrency", None) or defaults.CONCURRENCY))
-    r, plain = compute(*args, ctx_chars=len(text), root_cache=cache), compute(*args, ctx_chars=len(text))
+    r, plain = compute(*args, root_cache=cache), compute(*args)
     lines = [
         f"estimate (nothing sent): root {resolved.root_model}, sub {resolved.sub_model}"
         + (f", profile {resolved.profile}" if resolved.profile else ""),
@@ -75,24 +74,23 @@ def estimate(resolved, context, limits, prompt_cache: bool = True) -> str:
                      f"without it: ${plain.cost[0]:.4f}-${plain.cost[1]:.4f}")
     if limits.max_cost is not None and r.cost and r.cost[1] > limits.max_cost:
         lines.append(f"  note: --max-cost ${limits.max_cost:g} may stop the run before an answer")
-    lines.append("  (low: a few turns of searching; high: every turn used and the whole context read once)")
+    lines.append("  (low: one search, then the answer; high: every turn used and the whole context read once)")
     return "\n".join(lines) + "\n"
 
 
 def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed, sub_speed, concurrency,
-            ctx_chars: int | None = None, root_cache: tuple[float, float] | None = None) -> Range:
+            root_cache: tuple[float, float] | None = None) -> Range:
     """`root_cache`: (read, write) USD per token when root turns use the provider's prompt cache."""
-    def root(turns):
-        ins = [root_speed.base_tokens + i * ROOT_GROWTH_TOKENS for i in range(turns)]
-        return ins, turns * ROOT_OUT_TOKENS
+    def root(turns, growth=ROOT_GROWTH_TOKENS, out=ROOT_OUT_TOKENS):
+        ins = [root_speed.base_tokens + i * growth for i in range(turns)]
+        return ins, turns * out
 
-    def processed(turns, ins):  # what the root model actually reads (with a prefix cache: new tokens only)
-        return root_speed.base_tokens + (turns - 1) * ROOT_GROWTH_TOKENS if root_speed.prefix_cache else ins
+    def processed(turns, ins, growth=ROOT_GROWTH_TOKENS):  # what the root reads (a prefix cache: new tokens only)
+        return root_speed.base_tokens + (turns - 1) * growth if root_speed.prefix_cache else ins
 
     hi_turns = max(max_iterations, 1)
-    small = (ctx_chars if ctx_chars is not None else ctx_tokens * 4) <= SMALL_CONTEXT_CHARS
-    lo_turns = min(2 if small else LOW_TURNS, hi_turns)
-    (lo_ins, lo_out), (hi_ins, hi_out) = root(lo_turns), root(hi_turns)
+    lo_turns = min(LOW_TURNS, hi_turns)
+    (lo_ins, lo_out), (hi_ins, hi_out) = root(lo_turns, LOW_GROWTH_TOKENS, LOW_OUT_TOKENS), root(hi_turns)
     lo_in, hi_in = sum(lo_ins), sum(hi_ins)
     n_sub = math.ceil(ctx_tokens / chunk) if ctx_tokens else 0
     sub_in, sub_out = ctx_tokens + n_sub * 50, n_sub * SUB_OUT_TOKENS
@@ -106,7 +104,7 @@ def compute(ctx_tokens, max_iterations, chunk, root_price, sub_price, root_speed
     sub_time = waves * t(sub_speed, min(ctx_tokens, chunk), SUB_OUT_TOKENS, 1)
     start = root_speed.start_s
     return Range((lo_turns, hi_turns + n_sub), (lo_in + lo_out, hi_in + hi_out + sub_in + sub_out), cost,
-                 (start + t(root_speed, processed(lo_turns, lo_in), lo_out, lo_turns),
+                 (start + t(root_speed, processed(lo_turns, lo_in, LOW_GROWTH_TOKENS), lo_out, lo_turns),
                   start + t(root_speed, processed(hi_turns, hi_in), hi_out, hi_turns) + sub_time))
 
 
