@@ -249,3 +249,14 @@ def test_a_final_whose_pasted_quote_holds_its_quote_character_is_still_read(cli,
     broken = '```repl\nx = 1\nFINAL("a", evidence=["b "c" d"])\n```'  # more than the one call: a plain SyntaxError
     r = cli(["ask", doc, "Who?", "-m", script([{"when": ".", "reply": broken}]), "--max-iterations", "1", "--json"])
     assert r.json()["iterations"] >= 1 and "SyntaxError" in open(r.json()["trajectory"]).read()
+
+
+def test_words_written_without_quotes_get_a_hint_with_the_call_meant(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("filler\nThe special magic number for brisk-fjord-41 is 3904026.\n")
+    model = script([{"when": 'NameError.*Hint: text needs quotes: search\\("brisk-fjord-41"\\)',
+                     "reply": repl("print(search('brisk-fjord-41'))")},
+                    {"when": "is 3904026", "reply": repl("FINAL('3904026', evidence=search('brisk-fjord-41')[0])")},
+                    {"turn": 1, "when": "Question", "reply": repl("search(brisk-fjord-41)")}])
+    obj = cli(["ask", doc, "What is the number for brisk-fjord-41?", "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("3904026", 3, True)

@@ -328,6 +328,18 @@ def loose_final(code: str) -> tuple[str, list[str]] | None:
     return m["answer"], [m["quote"]]
 
 
+_UNQUOTED = re.compile(r"\b(search|read|cite)\(\s*([A-Za-z_][\w.-]*[-.][\w.-]*|[A-Za-z_]\w*(?: [A-Za-z_]\w*)+)\s*[,)]")
+
+
+def unquoted_hint(code: str, exc: BaseException | None) -> str:
+    """For a NameError from `search(brisk-fjord-41)` (words written without quotes, which Python reads
+    as names and minus signs): the call as it was meant. "" otherwise."""
+    if not isinstance(exc, NameError):
+        return ""
+    m = _UNQUOTED.search(code)
+    return f'\nHint: text needs quotes: {m[1]}("{m[2]}")' if m else ""
+
+
 def evidence_items(*values) -> list[dict]:
     """Forgiving: a str is a quote; an int an offset; two ints (start, end); a Hit, re.Match or dict with
     start/end/quote/text; lists, tuples and Hits of any of these. Anything else is quoted as str()."""

@@ -278,7 +278,7 @@ class Repl:
         except SyntaxError as exc:
             error = None if self._loose_final(code) else "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         except BaseException:
-            error = _format_exc(code)
+            error = _format_exc(code) + _helpers().unquoted_hint(code, sys.exc_info()[1])
         finally:
             self.timer.stop()
             sys.stdout, sys.stderr = old_out, old_err
