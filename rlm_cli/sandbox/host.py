@@ -300,8 +300,9 @@ class SubprocessSandbox:
         return reply
 
     def interrupt(self) -> None:
-        """From any thread: kill the worker's process group now. A running block ends as if the worker had
-        died (the REPL restarts, its variables lost); the caller stops the run (Run.cancel)."""
+        """From any thread: kill the worker's process group now, also while it is still starting. A running
+        block ends as if the worker had died (its variables lost; a fresh worker starts at the next block,
+        not at once); the caller stops the run (Run.cancel)."""
         with self._handover:
             self._interrupted = True
             launched, self._launched = self._launched, None
