@@ -106,7 +106,8 @@ class Node:
             self.told.add("echo")
             self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, turn, limit)})
             return True
-        where = [f"{c.source} {c.location if asks_where(self.question) else ''}" for c in citations if c.verified]
+        places = asks_where(self.question)  # then the evidence's page/line numbers count as shown
+        where = [f"{c.source} {c.location if places else ''}" for c in citations if c.verified]
         missing = numbers_not_in(final, quotes + where)
         if "numbers" not in self.told and missing:
             self.told.add("numbers")

@@ -198,17 +198,17 @@ class Repl:
     def FINAL(self, *args, **kw) -> None:
         """Submit the final answer and stop this code block: FINAL(answer, evidence=[...]), where the
         evidence is exact quotes from `context`, (start, end) offsets, search hits or re matches."""
-        value, evidence = _helpers().final_args(args, kw)
-        self.final = _answer_text(value)
-        self.evidence = self.finder.take(*evidence)
-        self.has_final = True
+        self._submit(*_helpers().final_args(args, kw))
         raise Submitted()
+
+    def _submit(self, value, evidence: list) -> None:
+        self.final, self.evidence, self.has_final = _answer_text(value), self.finder.take(*evidence), True
 
     def _loose_final(self, code: str) -> bool:
         """FINAL("…", evidence=["…"]) unparsable only for a quote character inside the quote: submit it."""
         loose = _helpers().loose_final(code)
         if loose is not None:
-            self.final, self.evidence, self.has_final = _answer_text(loose[0]), self.finder.take(loose[1]), True
+            self._submit(*loose)
         return loose is not None
 
     def FINAL_VAR(self, name, *evidence, **kw) -> None:
