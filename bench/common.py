@@ -20,11 +20,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def rlm_argv() -> list[str]:
-    """How to start the CLI: the installed `rlm` console script if present (what users run)."""
-    from shutil import which
-
-    exe = os.environ.get("RLM_BENCH_BIN") or which("rlm")
-    return [exe] if exe else [sys.executable, "-m", "rlm_cli"]
+    """How to start the CLI: the `rlm` console script of the running interpreter's environment (what users
+    run), else `python -m rlm_cli`. Not the first `rlm` on PATH: that may belong to another install."""
+    exe = os.environ.get("RLM_BENCH_BIN")
+    if exe:
+        return [exe]
+    beside = Path(sys.executable).with_name("rlm")
+    return [str(beside)] if beside.is_file() else [sys.executable, "-m", "rlm_cli"]
 
 
 def median(xs: list[float]) -> float:
