@@ -22,6 +22,9 @@ separates them, so count or search per file over `d.text`.
 - `search(query, k=5)`: the k passages of `context` that best match the words of `query` (ranked), each a \
 hit with `.start`, `.end`, `.where` (file and page/line) and `.text`; print the result to see them. \
 `search(pattern, regex=True)`: the matches of a regular expression, in order.
+- `tally(pattern)`: how many times each distinct match of a regular expression occurs in `context` (the \
+value of its first group, if it has one), most common first; `tally([word, word])` counts each word. Use it \
+for how-many, most-often and more-or-less questions: it counts the whole document, search shows only a few hits.
 - `read(offset, chars=1500)`: the text of `context` around an offset (or a hit).
 - `locate(offset)`: where an offset in `context` is ("file p.N", "file ch. 7", "file slide 12", \
 "file Sheet1 row 120", "file msg 3", "file § Heading", "file line N").
@@ -39,7 +42,7 @@ find are reported as unverified. `cite(item)` adds evidence along the way and re
 answer in plain text does not.{evidence_note}
 
 How to work: look at the structure first (length, a few slices, headers); find passages with `search` \
-(or `re` / `str.find`) and read around them; to count, list or compare, write Python over the whole \
+(or `re` / `str.find`) and read around them; to count or compare, use `tally` or write Python over the whole \
 `context`; chunk and delegate reading to llm_query / llm_query_batched when the answer needs judgement over \
 much text; aggregate in Python; call FINAL with evidence when you are sure. Never re-run code that already \
 printed what you needed: use its output. Keep each reply short: a sentence of plan, then code."""
@@ -52,7 +55,7 @@ The context is {context_chars:,} characters (about {context_tokens:,} tokens) fr
 {source_lines}
 {budget}
 Turn 1 of {max_iterations}. Reply with a ```repl block that searches `context` for words of the question \
-(search(...), or your own code) and prints what it finds; do not answer from memory."""
+(search(...), tally(...) to count, or your own code) and prints what it finds; do not answer from memory."""
 
 NEXT = """{outputs}
 

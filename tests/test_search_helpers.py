@@ -56,6 +56,43 @@ def test_regex_search_returns_matches_in_document_order_with_the_total():
         finder(text).search("(", regex=True)
 
 
+def test_tally_counts_every_distinct_value_of_a_group_most_common_first():
+    rng = random.Random(5)
+    labels = rng.choices(["billing", "refund", "shipping"], [5, 1, 3], k=4000)
+    text = "".join(f"Record {i:06d} | label: {lab} | note: the billing desk called.\n" for i, lab in enumerate(labels))
+    t = finder(text).tally(r"label: (\w+)")
+    want = {lab: labels.count(lab) for lab in ("billing", "shipping", "refund")}
+    assert t == want and list(t) == sorted(want, key=lambda v: -want[v])  # ranked, exact over the whole text
+    assert t.most_common(1) == [("billing", want["billing"])]
+    shown = repr(t).splitlines()
+    assert shown[0] == "tally('label: (\\\\w+)'): 4,000 matches, 3 distinct; most common first:"
+    assert shown[1] == f"  'billing': {want['billing']:,}" and len(shown) == 4
+    words = finder(text).tally(["refund", "Billing", "zeppelin"])  # whole words, any case
+    assert words == {"Billing": want["billing"] + 4000, "refund": want["refund"], "zeppelin": 0}
+    assert list(finder(text).tally(r"Record \d+", k=2)) == [f"Record {i:06d}" for i in range(4000)]
+    assert repr(finder(text).tally(r"Record \d+", k=2)).endswith("... and 3,998 more values")
+    assert pickle.loads(pickle.dumps(t)) == t and repr(pickle.loads(pickle.dumps(t))) == repr(t)
+    with pytest.raises(ValueError, match="bad pattern"):
+        finder(text).tally("(")
+
+
+def test_search_of_a_field_or_its_value_adds_the_fields_distribution_over_the_whole_text():
+    rng = random.Random(9)
+    labels = rng.choices(["billing", "refund", "shipping"], [5, 1, 3], k=3000)
+    text = "".join(f"Record {i:06d} | city: {rng.choice(['Oslo', 'Lima'])} | label: {lab} | note: refund later.\n"
+                   for i, lab in enumerate(labels))
+    want = sorted(((lab, labels.count(lab)) for lab in set(labels)), key=lambda kv: -kv[1])
+    summary = ("field 'label' over the whole text (3,000 values, 3 distinct, most common first): "
+               + ", ".join(f"{v!r} {n:,}" for v, n in want))
+    for query in (["label"], "How many records have the label 'refund'?", "shipping or billing"):
+        assert summary in repr(finder(text).search(query)).splitlines()[:3], query
+    assert "field 'city'" in repr(finder(text).search("Oslo"))
+    # Prose: a word that is not a field, a field with too many values, and a rare word get no summary.
+    prose = haystack() + "".join(f"Note: item {i} was checked.\n" for i in range(100)) + "Status: open\n"
+    for query in ("amber-falcon-27", "Note", "Status", "river"):
+        assert not [line for line in repr(finder(prose).search(query)).splitlines() if line.startswith("field ")], query
+
+
 def test_read_starts_at_a_line_start_before_the_offset_and_takes_hits_and_matches():
     text = haystack()
     f = finder(text)
@@ -121,6 +158,9 @@ def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
         res = box.execute("hits = search('amber-falcon-27')\nprint(hits[0].where)\nprint(cite(hits[0]))", noop)
         assert res.error is None and res.stdout.splitlines() == ["<context> line 2223", "<context> line 2223"]
         assert "reserved" in box.execute("search = 1", noop).render()
+        res = box.execute("print(tally(r'numbers for (\\w+)-'))", noop)
+        assert res.error is None and res.stdout.splitlines()[1:] == ["  'amber': 2", "  'ivory': 1"]
+        assert "reserved" in box.execute("tally = 1", noop).render()
         res = box.execute("FINAL('4352381', evidence=['a quote', (1, 5)])", noop)
         h = text.index("One of the special magic numbers for amber-f")
         assert res.has_final and res.final == "4352381"

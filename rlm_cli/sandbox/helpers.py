@@ -7,6 +7,9 @@ Standard library only: the worker (``python -I -S``) loads this file by path and
   hyphenated/dotted tokens and quoted phrases are the terms. ``search(pattern, regex=True)``: the
   matches of a regular expression in document order. Both return `Hits`: a list of `Hit` (start, end,
   where, text) that prints one line per hit.
+  When a searched word is a field name or value in most of its occurrences, the header adds the
+  distribution of that field's values over the whole context (counting.field_summary).
+- ``tally(pattern)``: counting.tally over the context: how often each distinct match occurs.
 - ``read(offset, chars=1500)``: the text around an offset (or a Hit / re.Match), from line start.
 - ``cite(*items)``: remember evidence for the next FINAL; returns where the first item is.
 - ``evidence_items(*values)``: whatever a model passes as evidence (quotes, offsets, (start, end),
@@ -18,6 +21,13 @@ from __future__ import annotations
 import bisect
 import math
 import re
+
+try:
+    from . import counting  # imported as part of the package (the host, tests)
+except ImportError:  # loaded by path in the worker, after its sibling counting.py
+    import sys
+
+    counting = sys.modules["_rlm_counting"]
 
 MAX_ITEMS = 32  # evidence items sent with one FINAL
 QUOTE_CHARS = 2_000  # one quote as sent (the host keeps a shorter one)
@@ -101,7 +111,18 @@ class Finder:
         found = ", ".join(f"{t!r} {_times(n)}" for t, n in counts.items())
         header = (f"search({query!r}): {found}; {len(scores):,} passages match, best {len(hits)}:" if hits
                   else f"search({query!r}): none of {', '.join(map(repr, terms))} occurs in the context")
-        return Hits(hits, header)
+        return Hits(hits, "\n".join([header, *self._fields(text, [t for t, n in counts.items() if n >= counting.MIN_FIELD])]))
+
+    def _fields(self, text: str, terms: list[str]) -> list[str]:
+        """Up to two field summaries (counting.field_summary) for searched words that are fields or values."""
+        out: list[str] = []
+        for term in terms[:6]:
+            line = counting.field_summary(text, term_pattern(term))
+            if line and line not in out:
+                out.append(line)
+            if len(out) == 2:
+                break
+        return out
 
     def _hit(self, text: str, starts: list[int], i: int, centre: int, score: float) -> Hit:
         p0 = starts[i]
@@ -125,6 +146,13 @@ class Finder:
         more = "+" if total >= MAX_POSTINGS else ""
         return Hits(hits, f"search({str(pattern)!r}, regex=True): {total:,}{more} matches; first {len(hits)}:"
                     if hits else f"search({str(pattern)!r}, regex=True): no matches")
+
+    # ---- counting ------------------------------------------------------------------------------
+    def tally(self, pattern, k: int = 20):
+        """How often each distinct match of the regular expression `pattern` occurs in `context` (the
+        first group's value when it has groups), most common first; a list of words counts each word
+        (any case, whole words, as search matches them). Prints the top `k`."""
+        return counting.tally(self._text(), pattern, k, term_pattern)
 
     # ---- reading -------------------------------------------------------------------------------
     def read(self, offset, chars: int = 1500) -> str:

@@ -246,7 +246,7 @@ def python_paths() -> list[str]:
 
 
 def _own_files() -> list[str]:
-    return [str(PKG / f) for f in ("worker.py", "worker_io.py", "worker_state.py", "confine.py", "helpers.py")]
+    return [str(PKG / f) for f in ("worker.py", "worker_io.py", "worker_state.py", "confine.py", "helpers.py", "counting.py")]
 
 
 def _prefix_paths() -> list[str]:

@@ -43,6 +43,7 @@ RESERVED = (
     "search",
     "read",
     "cite",
+    "tally",
 )
 
 
@@ -132,9 +133,7 @@ class Repl:
             "FINAL_VAR": self.FINAL_VAR,
             "locate": self.locate,
             "SHOW_VARS": self.SHOW_VARS,
-            "search": self.search,
-            "read": self.read,
-            "cite": self.cite,
+            **{name: getattr(self.finder, name) for name in ("search", "read", "cite", "tally")},
         }
         global _REPL
         _REPL = self
@@ -225,18 +224,6 @@ class Repl:
         if found is None:
             found = self._finder = _helpers().Finder(lambda: self.reserved["context"], self.locate)
         return found
-
-    def search(self, query, k=5, regex=False):
-        """Ranked passages of `context` for the words of `query` (regex=True: the pattern's matches)."""
-        return self.finder.search(query, k, regex)
-
-    def read(self, offset, chars=1500) -> str:
-        """The text of `context` around an offset (an int, a search hit or a re match)."""
-        return self.finder.read(offset, chars)
-
-    def cite(self, *items) -> str:
-        """Keep evidence for the next FINAL (quotes, offsets, hits, matches); returns where it is."""
-        return self.finder.cite(*items)
 
     def locate(self, offset) -> str:
         """Map an offset in `context` to 'file p.N', 'file ch. 7', 'file Sheet1 row 120', 'file line N'..."""
@@ -343,6 +330,7 @@ def _text(value) -> str:
 
 
 def _helpers():
+    _sibling("counting")  # helpers.py finds it in sys.modules
     return _sibling("helpers")
 
 

@@ -1,0 +1,128 @@
+"""Counting over the whole context: `tally(pattern)` and the field summary `search` adds to its header.
+
+Standard library only: the worker (``python -I -S``) loads this file by path as ``_rlm_counting`` (so a
+`Tally` kept in a variable pickles across a conversation's processes); the host and tests import it as
+``rlm_cli.sandbox.counting``.
+
+- ``tally(text, pattern)``: how often each distinct match of a regular expression occurs (its first
+  group's value when it has groups), most common first; a list of words counts each word.
+- ``field_summary(text, term)``: when a searched word is a field name (``label: x``) or a value of one
+  (``label: billing``) in most of its occurrences, the distribution of that field's values over the
+  whole text: small models answer "how many / which most often / more or less" questions from search
+  output, and a search shows only a few hits.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+MAX_TALLY = 2_000_000  # matches counted at most
+FIELD_SAMPLE = 400  # occurrences of a searched word looked at to decide whether it is a field
+MIN_FIELD = 8  # a word seen fewer times is not summarised
+MAX_VALUES = 40  # a field with more distinct values is not categorical: no summary
+# A field's whole value: one to three words, then a delimiter or the line's end ("label: billing |", not
+# the first word of "Note: the item was checked.").
+VALUE = r"([\w.@/+-]+(?: [\w.@/+-]+){0,2})(?=[ \t]*(?:[|,;\t\r\n]|$))"
+
+
+class Tally(dict):
+    """{value: count}, most common first; prints a header (matches, distinct values) and a ranked table."""
+
+    def __init__(self, counts, header: str = "", shown: int = 20):
+        super().__init__(counts)
+        self.header, self.shown = header, shown
+
+    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
+        return list(self.items())[:n]
+
+    def __repr__(self) -> str:
+        rows = [f"  {v!r}: {n:,}" for v, n in list(self.items())[:self.shown]]
+        more = [f"  ... and {len(self) - self.shown:,} more values"] if len(self) > self.shown else []
+        return "\n".join([self.header, *rows, *more])
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (Tally, (dict(self), self.header, self.shown))
+
+
+def tally(text: str, pattern, k: int = 20, word_pattern=None) -> Tally:
+    """See the module doc. `word_pattern(word)` compiles a word of a list (the search's own matcher)."""
+    if isinstance(pattern, (list, tuple, set)):
+        words = [str(w) for w in pattern if str(w).strip()][:50]
+        make = word_pattern or (lambda w: re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I))
+        counts = Counter({w: _count(make(w), text) for w in words})
+        desc = ", ".join(map(repr, words))
+    else:
+        try:
+            rx = re.compile(str(pattern), re.M)
+        except re.error as exc:
+            raise ValueError(f"tally: bad pattern {str(pattern)!r}: {exc}") from None
+        counts = _values(rx, text)
+        desc = repr(str(pattern))
+    ranked = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    total = sum(ranked.values())
+    capped = " (stopped counting there)" if total >= MAX_TALLY else ""
+    header = f"tally({desc}): {total:,} matches{capped}, {len(ranked):,} distinct; most common first:"
+    return Tally(ranked, header, max(1, int(k)))
+
+
+def _values(rx, text: str) -> Counter:
+    counts: Counter = Counter()
+    for i, m in enumerate(rx.finditer(text)):
+        if i >= MAX_TALLY:
+            break
+        counts[next((g for g in m.groups() if g is not None), "") if rx.groups else m.group(0)] += 1
+    return counts
+
+
+def _count(rx, text: str) -> int:
+    n = 0
+    for _ in rx.finditer(text):
+        n += 1
+        if n >= MAX_TALLY:
+            break
+    return n
+
+
+_KEY_BEFORE = re.compile(r"(?:^|[|,;\t]|\s)\s*([A-Za-z][\w ]{0,23}?)\s*[:=]\s*$")
+
+
+def field_of(text: str, term_rx) -> str | None:
+    """The field name a searched word belongs to in most of its occurrences: the word itself when it is
+    followed by ':' or '=' (``label: x``), or the key before it (``label: billing`` -> ``label``)."""
+    own, before = 0, Counter()
+    seen = 0
+    for m in term_rx.finditer(text):
+        seen += 1
+        if re.match(r"\s*[:=]\s*\S", text[m.end():m.end() + 8]):
+            own += 1
+        key = _KEY_BEFORE.search(text, max(0, m.start() - 30), m.start())
+        if key:
+            before[key.group(1).strip()] += 1
+        if seen >= FIELD_SAMPLE:
+            break
+    if seen < MIN_FIELD:
+        return None
+    if own >= 0.6 * seen:
+        m = term_rx.search(text)
+        return text[m.start():m.end()] if m else None
+    if before:
+        key, n = before.most_common(1)[0]
+        return key if n >= 0.6 * seen else None
+    return None
+
+
+def field_summary(text: str, term_rx, shown: int = 8) -> str | None:
+    """'field 'label' over the whole text, tally(r'label: ...'): 'billing' 201, ...' or None (see module doc)."""
+    key = field_of(text, term_rx)
+    if not key:
+        return None
+    pattern = rf"(?<!\w){re.escape(key)}\s*[:=]\s*{VALUE}"
+    counts = _values(re.compile(pattern, re.M), text)
+    if not counts or len(counts) > MAX_VALUES:
+        return None
+    top = ", ".join(f"{v!r} {n:,}" for v, n in counts.most_common(shown))
+    more = f", and {len(counts) - shown} more" if len(counts) > shown else ""
+    return (f"field {key!r} over the whole text ({sum(counts.values()):,} values, {len(counts)} distinct, "
+            f"most common first): {top}{more}")
