@@ -114,7 +114,8 @@ def field_of(text: str, term_rx) -> str | None:
 
 
 def field_summary(text: str, term_rx, shown: int = 8) -> str | None:
-    """'field 'label' over the whole text, tally(r'label: ...'): 'billing' 201, ...' or None (see module doc)."""
+    """"field 'label' counted over the whole text (...), most common first:" and one ranked line per value
+    ("  1. 'billing': 201"), or None (see the module doc)."""
     key = field_of(text, term_rx)
     if not key:
         return None
@@ -122,7 +123,8 @@ def field_summary(text: str, term_rx, shown: int = 8) -> str | None:
     counts = _values(re.compile(pattern, re.M), text)
     if not counts or len(counts) > MAX_VALUES:
         return None
-    top = ", ".join(f"{v!r} {n:,}" for v, n in counts.most_common(shown))
-    more = f", and {len(counts) - shown} more" if len(counts) > shown else ""
-    return (f"field {key!r} over the whole text ({sum(counts.values()):,} values, {len(counts)} distinct, "
-            f"most common first): {top}{more}")
+    rows = [f"  {i}. {v!r}: {n:,}" for i, (v, n) in enumerate(counts.most_common(shown), 1)]
+    more = [f"  ... and {len(counts) - shown} more values"] if len(counts) > shown else []
+    head = (f"field {key!r} counted over the whole text ({sum(counts.values()):,} values, {len(counts)} distinct), "
+            "most common first:")
+    return "\n".join([head, *rows, *more])

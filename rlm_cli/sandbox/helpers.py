@@ -60,21 +60,23 @@ class Hit:
 
 
 class Hits(list):
-    """A list of Hit that prints one numbered line per hit, with a header saying how many matched."""
+    """A list of Hit that prints one numbered line per hit, with a header saying how many matched (and a
+    footer: the field summaries)."""
 
-    def __init__(self, hits, header: str = ""):
+    def __init__(self, hits, header: str = "", footer: str = ""):
         super().__init__(hits)
-        self.header = header
+        self.header, self.footer = header, footer
 
     def __repr__(self) -> str:
         lines = [self.header] if self.header else []
         lines += [f"[{i}] {h!r}" for i, h in enumerate(self)]
+        lines += [self.footer] if self.footer else []
         return "\n".join(lines) if lines else "no matches"
 
     __str__ = __repr__
 
     def __reduce__(self):
-        return (Hits, (list(self), self.header))
+        return (Hits, (list(self), self.header, self.footer))
 
 
 class Finder:
@@ -111,7 +113,8 @@ class Finder:
         found = ", ".join(f"{t!r} {_times(n)}" for t, n in counts.items())
         header = (f"search({query!r}): {found}; {len(scores):,} passages match, best {len(hits)}:" if hits
                   else f"search({query!r}): none of {', '.join(map(repr, terms))} occurs in the context")
-        return Hits(hits, "\n".join([header, *self._fields(text, [t for t, n in counts.items() if n >= counting.MIN_FIELD])]))
+        fields = self._fields(text, [t for t, n in counts.items() if n >= counting.MIN_FIELD])
+        return Hits(hits, header, "\n".join(fields))
 
     def _fields(self, text: str, terms: list[str]) -> list[str]:
         """Up to two field summaries (counting.field_summary) for searched words that are fields or values."""
