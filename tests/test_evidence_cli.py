@@ -187,14 +187,14 @@ def test_the_run_end_event_carries_the_evidence_for_saved_runs(cli, script, pdf)
     assert end["data"]["citations"][0]["location"] == "p.1" and end["data"]["citations"][0]["after"]
 
 
-def test_search_hits_kept_in_a_variable_survive_a_follow_up_in_another_process(cli, script, tmp_path):
+def test_search_hits_and_tallies_kept_in_variables_survive_a_follow_up_in_another_process(cli, script, tmp_path):
     doc = tmp_path / "d.txt"
-    doc.write_text("filler\nThe vault code is 7741.\n")
-    first = script([{"turn": 1, "when": "Question", "reply": repl("hits = search('vault code')\nFINAL('found')")}])
+    doc.write_text("filler\nThe vault code is 7741.\ncode: A\ncode: B\ncode: A\n")
+    first = script([{"turn": 1, "when": "Question", "reply": repl("hits = search('vault code')\nt = tally(r'code: (\\w)')\nFINAL('found')")}])
     assert cli(["ask", doc, "Find it", "-m", first, "--json"]).json()["answer"] == "found"
-    second = script([{"turn": 1, "when": "Question", "reply": repl("FINAL(hits[0].where, evidence=hits[0])")}])
+    second = script([{"turn": 1, "when": "Question", "reply": repl("FINAL(hits[0].where + ' ' + repr(t.most_common(1)), evidence=hits[0])")}])
     obj = cli(["ask", "-c", "Where was it?", "-m", second, "--json"]).json()
-    assert obj["answer"] == f"{doc} line 2" and obj["citations"][0]["quote"] == "The vault code is 7741."
+    assert obj["answer"] == f"{doc} line 2 [('A', 2)]" and obj["citations"][0]["quote"].startswith("The vault code is 7741.")
 
 
 def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, script, tmp_path):
