@@ -78,6 +78,11 @@ ECHO = """Not accepted: your FINAL only repeats words of the question "{question
 Call FINAL again with what the text says the answer is (a value, a name, a date...), not the question's \
 words. Turn {turn} of {max_iterations}."""
 
+UNVERIFIED = """Not accepted yet: none of your evidence is in the document ({problems}), so your answer looks \
+like a guess. Find the text that answers "{question}": search other words, or read around a hit, and print \
+it. Then call FINAL(answer, evidence=[...]) with a quote copied exactly from what the REPL printed. \
+Turn {turn} of {max_iterations}."""
+
 NUMBERS = """Check this before it is accepted: your answer "{answer}" says {numbers}, but the evidence you gave \
 does not: "{quote}". If the evidence shows a different value, answer with that value. If you computed the \
 value from the document, call FINAL again with the same answer. Turn {turn} of {max_iterations}."""
@@ -162,6 +167,12 @@ def echo(question: str, quotes: list[str], turn: int, max_iterations: int) -> st
     it gave (the answer is usually in it)."""
     quote = f' Your evidence says: "{_short(quotes[0], 400)}"' if quotes else ""
     return ECHO.format(question=_short(question), quote=quote, turn=turn, max_iterations=max_iterations)
+
+
+def unverified(question: str, citations: list, turn: int, max_iterations: int) -> str:
+    """What the model is told when none of the evidence of its FINAL is found in the document."""
+    problems = "; ".join(f'"{_short(c.quote, 80)}": {c.reason or "not found"}' for c in citations[:2])
+    return UNVERIFIED.format(problems=problems, question=_short(question), turn=turn, max_iterations=max_iterations)
 
 
 def numbers(answer: str, missing: list[str], quotes: list[str], turn: int, max_iterations: int) -> str:

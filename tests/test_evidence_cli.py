@@ -96,16 +96,22 @@ def test_evidence_required_refuses_once_then_ends_unsupported_with_exit_6(cli, s
     assert ok.exit_code == 0 and ok.json()["supported"] is True
 
 
-def test_an_answer_without_evidence_is_flagged_on_stderr_and_in_json(cli, script, tmp_path):
+def test_an_answer_without_evidence_is_sent_back_once_then_flagged_on_stderr_and_in_json(cli, script, tmp_path):
     doc = tmp_path / "d.txt"
     doc.write_text("text\n")
-    model = script([{"turn": 1, "when": "Question", "reply": repl("FINAL('a guess', evidence='not in the text at all')")}])
+    guess = repl("FINAL('a guess', evidence='not in the text at all')")
+    model = script([{"when": 'none of your evidence is in the document \\("not in the text at all": ', "reply": guess},
+                    {"turn": 1, "when": "Question", "reply": guess}])
     r = cli(["ask", doc, "q?", "-m", model, "--json"])
     obj = r.json()
-    assert r.exit_code == 0 and obj["status"] == "ok"
+    assert r.exit_code == 0 and obj["status"] == "ok" and obj["iterations"] == 2
     assert (obj["supported"], obj["confidence"]) == (False, "unverified")
     assert "rlm: warning: no verified evidence supports the answer (1 item(s) could not be verified)" in r.stderr
     assert obj["warnings"] == ["no verified evidence supports the answer (1 item(s) could not be verified)"]
+    found = script([{"when": "none of your evidence", "reply": repl("FINAL('text', evidence='text')")},
+                    {"turn": 1, "when": "Question", "reply": guess}])
+    again = cli(["ask", doc, "q?", "-m", found, "--json"]).json()  # the second FINAL, with real evidence, wins
+    assert (again["answer"], again["supported"], again["iterations"]) == ("text", True, 2)
 
 
 def test_an_answer_forced_at_the_iteration_limit_is_labelled(cli, script, tmp_path):

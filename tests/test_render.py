@@ -79,8 +79,8 @@ def draw(state, width: int = 100) -> str:
 
 
 FULL = """\
-✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 3,298 tok · $0.0000 · 210…
-├── ✓ iteration 1/5  scripted/x · 902+39 tok · $0.0000
+✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 3,562 tok · $0.0000 · 210…
+├── ✓ iteration 1/5  scripted/x · 990+39 tok · $0.0000
 │   ├── print(len(context))
 │   │   notes = llm_query_batched([f"Summarize part {i}: " + context[i*10:(i+1)*10] for i in range(6
 │   │   print(notes[:2])
@@ -91,14 +91,14 @@ FULL = """\
 │   │   └── … 3 more
 │   └── → 210
 │         ['Summary of part 0', 'Summary of part 1']
-├── ✓ iteration 2/5  scripted/x · 1,025+50 tok · $0.0000
+├── ✓ iteration 2/5  scripted/x · 1,113+50 tok · $0.0000
 │   ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
 │   │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
 │   │   print(combined, found)
 │   ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
 │   ├── ✓ rlm_query_batched ×2 ██████████ 2/2
-│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 2,044 tok · $0.0000 · 60 chars
-│   │   │   ├── ✓ iteration 1/5  scripted/x · 935+30 tok · $0.0000
+│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 2,224 tok · $0.0000 · 60 chars
+│   │   │   ├── ✓ iteration 1/5  scripted/x · 1,025+30 tok · $0.0000
 │   │   │   │   ├── hits = llm_query_batched(["Name the supplier in: " + context[i:i+20] for i in ra
 │   │   │   │   │   print(hits)
 │   │   │   │   ├── ✓ llm_query_batched ×3 ██████████ 3/3  scripted/x · 30+3 tok · $0.0000
@@ -106,21 +106,21 @@ FULL = """\
 │   │   │   │   │   ├── ✓ “Name the supplier in: ssed the Q3 deadl…” → “ACME”
 │   │   │   │   │   └── ✓ “Name the supplier in: . The supplier AC…” → “ACME”
 │   │   │   │   └── → ['ACME', 'ACME', 'ACME']
-│   │   │   ├── ✓ iteration 2/5  scripted/x · 1,039+7 tok · $0.0000
+│   │   │   ├── ✓ iteration 2/5  scripted/x · 1,129+7 tok · $0.0000
 │   │   │   │   ├── FINAL("ACME Corp")
 │   │   │   │   └── → (no output)  FINAL
 │   │   │   └── → ACME Corp
-│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 940 tok · $0.0000 · 60 chars
-│   │       ├── ✓ iteration 1/5  scripted/x · 935+5 tok · $0.0000
+│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 1,029 tok · $0.0000 · 60 chars
+│   │       ├── ✓ iteration 1/5  scripted/x · 1,024+5 tok · $0.0000
 │   │       │   ├── FINAL("Q3")
 │   │       │   └── → (no output)  FINAL
 │   │       └── → Q3
 │   └── → Combined notes ['ACME Corp', 'Q3']
-└── ✓ iteration 3/5  scripted/x · 1,156+24 tok · $0.0000
+└── ✓ iteration 3/5  scripted/x · 1,244+24 tok · $0.0000
     ├── FINAL("**ACME** missed the deadline.\\n\\n- found in part 1\\n- confirmed by a sub-agent")
     └── → (no output)  FINAL
 ⚠ no verified evidence supports the answer
-✓ ok  16 calls · 6,282 tok · $0.0000
+✓ ok  16 calls · 6,815 tok · $0.0000
 ╭─ Answer · no verified evidence ──────────────────────────────────────────────────────────────────╮
 │ ACME missed the deadline.                                                                        │
 │                                                                                                  │
@@ -130,24 +130,24 @@ FULL = """\
 """
 
 LIVE = """\
-✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 3,298 tok · $0.0000 · 210…
+✓ r Which supplier missed the deadline?  scripted/x · 3 iter · 10 calls · 3,562 tok · $0.0000 · 210…
 ├── ▸ iteration 1 collapsed (2 calls)
-├── ✓ iteration 2/5  scripted/x · 1,025+50 tok · $0.0000
+├── ✓ iteration 2/5  scripted/x · 1,113+50 tok · $0.0000
 │   ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
 │   │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
 │   │   print(combined, found)
 │   ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
 │   ├── ✓ rlm_query_batched ×2 ██████████ 2/2
-│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 2,044 tok · $0.0000 · 60 chars
+│   │   ├── ✓ r.1 Find the supplier  scripted/x · 2 iter · 5 calls · 2,224 tok · $0.0000 · 60 chars
 │   │   │   └── → ACME Corp
-│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 940 tok · $0.0000 · 60 chars
+│   │   └── ✓ r.2 Find the quarter  scripted/x · 1 iter · 1 call · 1,029 tok · $0.0000 · 60 chars
 │   │       └── → Q3
 │   └── → Combined notes ['ACME Corp', 'Q3']
-└── ✓ iteration 3/5  scripted/x · 1,156+24 tok · $0.0000
+└── ✓ iteration 3/5  scripted/x · 1,244+24 tok · $0.0000
     ├── FINAL("**ACME** missed the deadline.\\n\\n- found in part 1\\n- confirmed by a sub-agent")
     └── → (no output)  FINAL
 ⚠ no verified evidence supports the answer
-✓ ok  16 calls · 6,282 tok · $0.0000
+✓ ok  16 calls · 6,815 tok · $0.0000
 ╭─ Answer · no verified evidence ──────────────────────────────────────────────────────────────────╮
 │ ACME missed the deadline.                                                                        │
 │                                                                                                  │
@@ -157,8 +157,8 @@ LIVE = """\
 """
 
 MID = """\
-… r Which supplier missed the deadline?  scripted/x · 2 iter · 9 calls · 2,118 tok · $0.0000 · 210 …
-├── ✓ iteration 1/5  scripted/x · 902+39 tok · $0.0000
+… r Which supplier missed the deadline?  scripted/x · 2 iter · 9 calls · 2,294 tok · $0.0000 · 210 …
+├── ✓ iteration 1/5  scripted/x · 990+39 tok · $0.0000
 │   ├── print(len(context))
 │   │   notes = llm_query_batched([f"Summarize part {i}: " + context[i*10:(i+1)*10] for i in range(6
 │   │   print(notes[:2])
@@ -169,18 +169,18 @@ MID = """\
 │   │   └── … 3 more
 │   └── → 210
 │         ['Summary of part 0', 'Summary of part 1']
-└── … iteration 2/5  scripted/x · 1,025+50 tok · $0.0000
+└── … iteration 2/5  scripted/x · 1,113+50 tok · $0.0000
     ├── combined = llm_query("Combine these notes: " + "; ".join(notes))
     │   found = rlm_query_batched(["Find the supplier", "Find the quarter"], [context[:60], context[
     │   print(combined, found)
     ├── ✓ llm_query “Combine these notes: Summary of part 0; Summary o…” → “Combined notes”  script…
     └── … rlm_query_batched ×2 ░░░░░░░░░░ 0/2
-        └── … r.1 Find the supplier  scripted/x · 1 iter · 2 calls · 976 tok · $0.0000 · 60 chars
-            └── … iteration 1/5  scripted/x · 935+30 tok · $0.0000
+        └── … r.1 Find the supplier  scripted/x · 1 iter · 2 calls · 1,066 tok · $0.0000 · 60 chars
+            └── … iteration 1/5  scripted/x · 1,025+30 tok · $0.0000
                 ├── hits = llm_query_batched(["Name the supplier in: " + context[i:i+20] for i in ra
                 │   print(hits)
                 └── … llm_query_batched ×3 ███░░░░░░░ 1/3  scripted/x · 10+1 tok · $0.0000
-… running  11 calls · 3,094 tok · $0.0000
+… running  11 calls · 3,360 tok · $0.0000
 """
 
 

@@ -41,6 +41,16 @@ def test_search_ranks_the_passage_with_the_rare_words_first():
         "3 passages match, best 3:")
 
 
+def test_search_takes_the_argument_shapes_small_models_write():
+    f = finder(haystack())
+    joined = f.search("special magic amber-falcon-27")
+    assert repr(f.search("special magic", "amber-falcon-27")) == repr(joined)
+    assert repr(f.search(["special", "magic"], "amber-falcon-27")) == repr(joined)
+    assert len(f.search("special magic", "amber-falcon-27", 1)) == 1 and len(f.search("magic", k=2)) == 2
+    both = f.search(r"amber-\w+", r"ivory-\w+", 5, True)  # the old positional (query, k, regex), and alternatives
+    assert [h.start for h in both] == sorted(h.start for h in both) and len(both) == 3
+
+
 def test_search_with_nothing_to_find_says_so():
     f = finder(haystack())
     assert repr(f.search("the of and")) .startswith("search('the of and'): no words")

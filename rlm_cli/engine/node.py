@@ -99,12 +99,17 @@ class Node:
         return True
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
-        """Each once: an answer that repeats the question, or one whose numbers the verified evidence does
-        not show, is sent back with the reason (True)."""
+        """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
+        in the document), or one whose numbers the verified evidence does not show, is sent back with the
+        reason (True)."""
         quotes = [c.quote for c in citations if c.verified]
         if "echo" not in self.told and echoes_question(final, self.question):
             self.told.add("echo")
             self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, turn, limit)})
+            return True
+        if "unverified" not in self.told and citations and not quotes:
+            self.told.add("unverified")
+            self.messages.append({"role": "user", "content": prompts.unverified(self.question, citations, turn, limit)})
             return True
         places = asks_where(self.question)  # then the evidence's page/line numbers count as shown
         where = [f"{c.source} {c.location if places else ''}" for c in citations if c.verified]

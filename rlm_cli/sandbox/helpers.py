@@ -7,7 +7,7 @@ Standard library only: the worker (``python -I -S``) loads this file by path and
   hyphenated/dotted tokens and quoted phrases are the terms. ``search(pattern, regex=True)``: the
   matches of a regular expression in document order. Both return `Hits`: a list of `Hit` (start, end,
   where, text) that prints one line per hit.
-  When a searched word is a field name or value in most of its occurrences, the header adds the
+  When a searched word is a field name or value in most of its occurrences, the hits are followed by the
   distribution of that field's values over the whole context (counting.field_summary).
 - ``tally(pattern)``: counting.tally over the context: how often each distinct match occurs.
 - ``read(offset, chars=1500)``: the text around an offset (or a Hit / re.Match), from line start.
@@ -95,14 +95,17 @@ class Finder:
         return self._starts
 
     # ---- search --------------------------------------------------------------------------------
-    def search(self, query, k: int = 5, regex: bool = False) -> Hits:
+    def search(self, query, *more, k: int = 5, regex: bool = False) -> Hits:
         """Ranked passages of `context` for the words of `query` (BM25), best first; with
-        regex=True, the matches of the pattern `query` in document order. Returns Hits (print it)."""
+        regex=True, the matches of the pattern `query` in document order. Returns Hits (print it).
+        Small models write search("a", "b c") or search(["a", "b"]): more strings are more words
+        (regex: alternatives); a number after the query is k, True is regex (the old positional form)."""
         text = self._text()
+        parts, k, regex = _search_args(query, more, k, regex)
         k = max(1, int(k))
         if regex:
-            return self._regex(text, query, k)
-        query = query if isinstance(query, str) else " ".join(map(str, query)) if isinstance(query, (list, tuple)) else str(query)
+            return self._regex(text, parts[0] if len(parts) == 1 else "|".join(f"(?:{p})" for p in parts), k)
+        query = " ".join(parts)
         terms = query_terms(query)
         if not terms:
             return Hits([], f"search({query!r}): no words to search for")
@@ -211,6 +214,22 @@ def passage_starts(text: str, target: int = 250, hard: int = 1000) -> list[int]:
         starts.append(nxt)
         pos = nxt
     return starts
+
+
+def _search_args(query, more: tuple, k, regex) -> tuple[list[str], int, bool]:
+    """search()'s arguments as (query strings, k, regex): strings and lists of them are query parts; the
+    first number is k and a bool is regex, as in the positional search(query, k, regex)."""
+    parts: list[str] = []
+    for arg in (query, *more):
+        if isinstance(arg, bool):
+            regex = arg
+        elif isinstance(arg, (int, float)) and arg is not query:
+            k = arg
+        elif isinstance(arg, (list, tuple, set)):
+            parts.extend(str(a) for a in arg)
+        else:
+            parts.append(str(arg))
+    return parts or [""], k, regex
 
 
 def _times(n: int) -> str:
