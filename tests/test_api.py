@@ -88,7 +88,7 @@ def test_limit_gives_status_limit_not_an_exception(script):
 def test_acompletion_runs_concurrently(script):
     from rlm_cli import RLM
 
-    slow = script([{"turn": 1, "when": "Question: (\\w+)", "reply": "```repl\nFINAL('{1}')\n```", "delay": 0.5}])
+    slow = script([{"turn": 1, "when": "Question: (\\w+)", "reply": "```repl\nFINAL('{1} done')\n```", "delay": 0.5}])
     rlm = RLM(backend="scripted", backend_kwargs={"model_name": slow}, save_trajectory=False)
 
     async def main():
@@ -99,7 +99,7 @@ def test_acompletion_runs_concurrently(script):
         return results, time.monotonic() - t0
 
     results, elapsed = asyncio.run(main())
-    assert [r.response for r in results] == ["q0", "q1", "q2", "q3"]
+    assert [r.response for r in results] == ["q0 done", "q1 done", "q2 done", "q3 done"]
     assert elapsed < 1.8  # four 0.5 s replies, in parallel threads
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.engine.repeats import asked_for, echoes_question, numbers_not_in
+from rlm_cli.engine.repeats import echoes_question, numbers_not_in
 
 OPCODE = "What is the opcode of the GetGeometry request?"
 MAINTAINER = "Who is the maintainer of this FAQ?"
@@ -17,25 +17,23 @@ COMPANY = "Which company was the author Stuart Anderson with?"
 @pytest.mark.parametrize("answer, question", [
     ("opcode", OPCODE), ("The opcode.", OPCODE), ("the FAQ maintainer", MAINTAINER), ("label", MOST),
     ("exit code 13", EXIT), ("the company", COMPANY), ("opcode of the GetGeometry request", OPCODE),
-    ("<the answer itself: the value>", OPCODE),
+    ("<the answer itself: the value>", OPCODE), ("GetGeometry", OPCODE), ("exit code 13", EXIT),
+    ("Termination", "Which numbered section of this license is titled Termination?"),
+    ("Frederick Bates", "Who succeeded Frederick Bates as governor?"),
 ])
-def test_an_answer_that_names_what_is_asked_for_with_the_questions_words_is_an_echo(answer, question):
+def test_an_answer_made_only_of_the_questions_words_is_an_echo(answer, question):
     assert echoes_question(answer, question)
 
 
 @pytest.mark.parametrize("answer, question", [
     ("14", OPCODE), ("opcode 14", OPCODE), ("Eric Pement", MAINTAINER), ("billing", MOST), ("more", COMPARE),
     ("less", COMPARE), ("Unfinished Top-Level Await", EXIT), ("NCR Corporation", COMPANY),
-    ("GetGeometry", OPCODE),  # a name the question mentions: for "A or B?" questions it is the answer
+    ("Ada", "Who was born first, Ada or Alan?"),  # the question offers choices: the answer is one of them
+    ("no", "Is the file compressed, yes or no?"), ("0", "double 0"), ("13", EXIT),
     ("stack", "What was the S in the name S-Lang supposed to emphasize?"),
 ])
 def test_an_answer_with_anything_the_question_does_not_say_is_not_an_echo(answer, question):
     assert not echoes_question(answer, question)
-
-
-def test_the_word_asked_for():
-    assert [asked_for(q) for q in (OPCODE, MAINTAINER, MOST, EXIT, COMPARE, "In which directory are modules?")] == [
-        "opcode", "maintainer", "label", "exit", None, "directory"]
 
 
 def test_numbers_missing_from_the_evidence():

@@ -10,35 +10,24 @@ from .. import prompts
 
 def echoes_question(answer: str, question: str) -> bool:
     """The answer is (part of) the question's own text, at least four words long (a 1.5B model's
-    FINAL(question) instead of an answer); or it names what the question asks for and nothing the
-    question does not say ("opcode" for "What is the opcode of the GetGeometry request?", "the FAQ
-    maintainer" for "Who is the maintainer of this FAQ?"); or it holds the prompt's placeholder for
-    the answer. Other short answers taken from the question ("more", a name the question mentions) do
-    not count."""
+    FINAL(question) instead of an answer); or every word of it is a word of the question ("opcode" for
+    "What is the opcode of the GetGeometry request?", "Termination" for "Which section is titled
+    Termination?"; a number alone does not count), unless the question offers choices ("A or B?", "more, less or same"), where an
+    answer from the question's words is expected; or it holds the prompt's placeholder for the answer."""
     if prompts.ANSWER_PLACEHOLDER in answer:  # the prompt's own "<the answer itself...>" copied
         return True
     words, asked = re.findall(r"\w+", answer.lower()), re.findall(r"\w+", question.lower())
     a = " ".join(words)
     if len(words) >= 4 and a in " ".join(asked):
         return True
-    target = asked_for(question)
     content = {w for w in words if w not in _FILLER}
-    return bool(target) and target in content and content <= set(asked)
+    if not content or all(w.isdigit() for w in content):  # "0" for "double 0": a computed value may be
+        return False  # one of the question's numbers (the number check looks at numbers)
+    return content <= set(asked) and not _CHOICE.search(question)
 
 
 _FILLER = frozenset("a an the this that these those its of in on for to is are was were".split())
-_ASKED = re.compile(r"\b(?:what|which|who|whom)\s+(?:(?:is|are|was|were|does|do|did|has|have)\s+)?"
-                    r"(?:(?:the|a|an|this|that)\s+)?(\w+)", re.I)
-
-
-def asked_for(question: str) -> str | None:
-    """The word a what/which/who question asks for: "opcode" in "What is the opcode of ...", "label"
-    in "Which label occurs ...", "maintainer" in "Who is the maintainer ..."; None otherwise."""
-    m = _ASKED.search(question)
-    word = m.group(1).lower() if m else None
-    return None if word is None or word in _FILLER else word
-
-
+_CHOICE = re.compile(r"\b(?:or|whether|either|between|yes|no)\b", re.I)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
