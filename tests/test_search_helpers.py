@@ -79,6 +79,9 @@ def test_tally_counts_every_distinct_value_of_a_group_most_common_first():
     assert shown[1] == f"  'billing': {want['billing']:,}" and len(shown) == 4
     words = finder(text).tally(["refund", "Billing", "zeppelin"])  # whole words, any case
     assert words == {"Billing": want["billing"] + 4000, "refund": want["refund"], "zeppelin": 0}
+    for field in (["label"], "label", "Label"):  # one plain word that is a field name: its values
+        assert finder(text).tally(field) == want and "the field 'label' has these values" in repr(finder(text).tally(field))
+    assert finder(text).tally("Record") == {"Record": 4000}  # a plain word that is no field: the word
     assert list(finder(text).tally(r"Record \d+", k=2)) == [f"Record {i:06d}" for i in range(4000)]
     assert repr(finder(text).tally(r"Record \d+", k=2)).endswith("... and 3,998 more values")
     assert pickle.loads(pickle.dumps(t)) == t and repr(pickle.loads(pickle.dumps(t))) == repr(t)

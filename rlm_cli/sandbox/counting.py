@@ -47,10 +47,15 @@ class Tally(dict):
 
 
 def tally(text: str, pattern, k: int = 20, word_pattern=None) -> Tally:
-    """See the module doc. `word_pattern(word)` compiles a word of a list (the search's own matcher)."""
-    if isinstance(pattern, (list, tuple, set)):
-        words = [str(w) for w in pattern if str(w).strip()][:50]
-        make = word_pattern or (lambda w: re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I))
+    """See the module doc. `word_pattern(word)` compiles a word of a list (the search's own matcher). One
+    plain word that is a field name ("label", as in "label: billing") counts the field's values."""
+    make = word_pattern or (lambda w: re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I))
+    words = _words(pattern)
+    field = field_of(text, make(words[0])) if len(words) == 1 else None
+    if field and field.lower() == words[0].lower():
+        counts = _values(re.compile(rf"(?<!\w){re.escape(field)}\s*[:=]\s*{VALUE}", re.M), text)
+        desc = f"{words[0]!r}): the field {field!r} has these values (in all"
+    elif words:
         counts = Counter({w: _count(make(w), text) for w in words})
         desc = ", ".join(map(repr, words))
     else:
@@ -65,6 +70,14 @@ def tally(text: str, pattern, k: int = 20, word_pattern=None) -> Tally:
     capped = " (stopped counting there)" if total >= MAX_TALLY else ""
     header = f"tally({desc}): {total:,} matches{capped}, {len(ranked):,} distinct; most common first:"
     return Tally(ranked, header, max(1, int(k)))
+
+
+def _words(pattern) -> list[str]:
+    """The words to count: a list's items, or a plain word / phrase given as the pattern ([] for a regex)."""
+    if isinstance(pattern, (list, tuple, set)):
+        return [str(w) for w in pattern if str(w).strip()][:50]
+    text = str(pattern).strip()
+    return [text] if re.fullmatch(r"\w[\w '-]*", text) else []
 
 
 def _values(rx, text: str) -> Counter:
