@@ -181,10 +181,17 @@ def test_force_rmtree_as_an_unprivileged_user():
               "os.mkdir(root + '/w/locked', 0o300)\nos.rename(root + '/w/a', root + '/w/locked/a')\n"
               "os.mkdir(root + '/w/zero', 0)\nos.symlink('/etc', root + '/w/link')\nos.chmod(root + '/w', 0o500)\n"
               "force_rmtree(root + '/w')\nprint('gone' if not os.path.lexists(root + '/w') else 'left')")
-    repo = str(Path(__file__).resolve().parent.parent)
+    # A copy of the package the other user can read (a clean clone may sit in a 0700 directory).
+    pkg = base / "pkg"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "rlm_cli", pkg / "rlm_cli",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for d, _, files in os.walk(pkg):
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o644)
     try:
-        out = subprocess.run(uid_cmd + [sys.executable, "-c", script, str(base)], capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=repo), timeout=60, cwd="/")
+        out = subprocess.run(uid_cmd + [sys.executable, "-c", script, str(base)], capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(pkg)), timeout=60, cwd="/")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     assert out.stdout.strip() == "gone", out.stderr

@@ -1,0 +1,35 @@
+"""Print a Markdown table of real-document runs side by side: one column per results file of
+bench/real_docs/run.sh (same questions, same order), a ✓/✗ per question and the right count.
+Usage: python bench/real_docs/compare.py QUESTIONS.tsv NAME=RESULTS.tsv [NAME=RESULTS.tsv ...]"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def rows(path: str) -> list[list[str]]:
+    return [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cell(result: list[str] | None) -> str:
+    if result is None:
+        return "not run"
+    mark = "✓" if result[1] == "RIGHT" else "✗"
+    flag = result[4].split()[-3] if len(result) > 4 and len(result[4].split()) >= 3 else ""
+    return f"{mark} ({flag})" if flag in ("unverified", "forced") else mark
+
+
+def main(argv: list[str]) -> None:
+    questions = rows(argv[0])
+    runs = [(arg.split("=", 1)[0], rows(arg.split("=", 1)[1])) for arg in argv[1:]]
+    print("| document | question | expected | " + " | ".join(name for name, _ in runs) + " |")
+    print("|---" * (3 + len(runs)) + "|")
+    for i, (doc, question, expected) in enumerate(questions):
+        cells = [cell(r[i] if i < len(r) else None) for _, r in runs]
+        print(f"| {doc} | {question} | {expected} | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(x[1] == 'RIGHT' for x in r)}/{len(questions)}**" for _, r in runs]
+    print("| | | right | " + " | ".join(totals) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
