@@ -12,8 +12,9 @@ def echoes_question(answer: str, question: str) -> bool:
     """The answer is (part of) the question's own text, at least four words long (a 1.5B model's
     FINAL(question) instead of an answer); or every word of it is a word of the question ("opcode" for
     "What is the opcode of the GetGeometry request?", "Termination" for "Which section is titled
-    Termination?"; a number alone does not count), unless the question offers choices ("A or B?", "more, less or same"), where an
-    answer from the question's words is expected; or it holds the prompt's placeholder for the answer."""
+    Termination?"; a number alone does not count), unless the question offers choices ("A or B?",
+    "more, less or same"), where an answer from the question's words is expected; or it holds the
+    prompt's placeholder for the answer."""
     if prompts.ANSWER_PLACEHOLDER in answer:  # the prompt's own "<the answer itself...>" copied
         return True
     words, asked = re.findall(r"\w+", answer.lower()), re.findall(r"\w+", question.lower())

@@ -6,7 +6,7 @@ Standard library only: the worker (``python -I -S``) loads this file by path as 
 
 - ``tally(text, pattern)``: how often each distinct match of a regular expression occurs (its first
   group's value when it has groups), most common first; a list of words counts each word.
-- ``field_summary(text, term)``: when a searched word is a field name (``label: x``) or a value of one
+- ``field_summary(text, spans)``: when a searched word is a field name (``label: x``) or a value of one
   (``label: billing``) in most of its occurrences, the distribution of that field's values over the
   whole text: small models answer "how many / which most often / more or less" questions from search
   output, and a search shows only a few hits.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import islice
 
 MAX_TALLY = 2_000_000  # matches counted at most
 FIELD_SAMPLE = 400  # occurrences of a searched word looked at to decide whether it is a field
@@ -51,9 +52,9 @@ def tally(text: str, pattern, k: int = 20, word_pattern=None) -> Tally:
     plain word that is a field name ("label", as in "label: billing") counts the field's values."""
     make = word_pattern or (lambda w: re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I))
     words = _words(pattern)
-    field = field_of(text, make(words[0])) if len(words) == 1 else None
+    field = field_of(text, first_spans(make(words[0]), text)) if len(words) == 1 else None
     if field and field.lower() == words[0].lower():
-        counts = _values(re.compile(rf"(?<!\w){re.escape(field)}\s*[:=]\s*{VALUE}", re.M), text)
+        counts = _field_values(text, field)
         desc = f"{words[0]!r}): the field {field!r} has these values (in all"
     elif words:
         counts = Counter({w: _count(make(w), text) for w in words})
@@ -81,59 +82,56 @@ def _words(pattern) -> list[str]:
 
 
 def _values(rx, text: str) -> Counter:
-    counts: Counter = Counter()
-    for i, m in enumerate(rx.finditer(text)):
-        if i >= MAX_TALLY:
-            break
-        counts[next((g for g in m.groups() if g is not None), "") if rx.groups else m.group(0)] += 1
-    return counts
+    """{match (its first group's value when it has groups): count} over the first MAX_TALLY matches."""
+    return Counter(next((g for g in m.groups() if g is not None), "") if rx.groups else m.group(0)
+                   for m in islice(rx.finditer(text), MAX_TALLY))
 
 
 def _count(rx, text: str) -> int:
-    n = 0
-    for _ in rx.finditer(text):
-        n += 1
-        if n >= MAX_TALLY:
-            break
-    return n
+    return sum(1 for _ in islice(rx.finditer(text), MAX_TALLY))
+
+
+def _field_values(text: str, key: str) -> Counter:
+    """{value: count} of the field `key` ("key: value" / "key=value") over the whole text."""
+    return _values(re.compile(rf"(?<!\w){re.escape(key)}\s*[:=]\s*{VALUE}", re.M), text)
+
+
+def first_spans(rx, text: str) -> list[tuple[int, int]]:
+    """Where a word occurs, its first FIELD_SAMPLE times: what field_of looks at."""
+    return [m.span() for m in islice(rx.finditer(text), FIELD_SAMPLE)]
 
 
 _KEY_BEFORE = re.compile(r"(?:^|[|,;\t]|\s)\s*([A-Za-z][\w ]{0,23}?)\s*[:=]\s*$")
 
 
-def field_of(text: str, term_rx) -> str | None:
-    """The field name a searched word belongs to in most of its occurrences: the word itself when it is
-    followed by ':' or '=' (``label: x``), or the key before it (``label: billing`` -> ``label``)."""
+def field_of(text: str, spans: list[tuple[int, int]]) -> str | None:
+    """The field name a searched word belongs to in most of its occurrences (`spans`, from first_spans or
+    the search's own scan): the word itself when it is followed by ':' or '=' (``label: x``), or the key
+    before it (``label: billing`` -> ``label``)."""
+    if len(spans) < MIN_FIELD:
+        return None
     own, before = 0, Counter()
-    seen = 0
-    for m in term_rx.finditer(text):
-        seen += 1
-        if re.match(r"\s*[:=]\s*\S", text[m.end():m.end() + 8]):
+    for start, end in spans:
+        if re.match(r"\s*[:=]\s*\S", text[end:end + 8]):
             own += 1
-        key = _KEY_BEFORE.search(text, max(0, m.start() - 30), m.start())
+        key = _KEY_BEFORE.search(text, max(0, start - 30), start)
         if key:
             before[key.group(1).strip()] += 1
-        if seen >= FIELD_SAMPLE:
-            break
-    if seen < MIN_FIELD:
-        return None
-    if own >= 0.6 * seen:
-        m = term_rx.search(text)
-        return text[m.start():m.end()] if m else None
+    if own >= 0.6 * len(spans):
+        return text[spans[0][0]:spans[0][1]]
     if before:
         key, n = before.most_common(1)[0]
-        return key if n >= 0.6 * seen else None
+        return key if n >= 0.6 * len(spans) else None
     return None
 
 
-def field_summary(text: str, term_rx, shown: int = 8) -> str | None:
+def field_summary(text: str, spans: list[tuple[int, int]], shown: int = 8) -> str | None:
     """"field 'label' counted over the whole text (...), most common first:" and one ranked line per value
-    ("  1. 'billing': 201"), or None (see the module doc)."""
-    key = field_of(text, term_rx)
+    ("  1. 'billing': 201"), or None (see the module doc). `spans`: the searched word's occurrences."""
+    key = field_of(text, spans)
     if not key:
         return None
-    pattern = rf"(?<!\w){re.escape(key)}\s*[:=]\s*{VALUE}"
-    counts = _values(re.compile(pattern, re.M), text)
+    counts = _field_values(text, key)
     if not counts or len(counts) > MAX_VALUES:
         return None
     rows = [f"  {i}. {v!r}: {n:,}" for i, (v, n) in enumerate(counts.most_common(shown), 1)]

@@ -110,25 +110,13 @@ class Finder:
         if not terms:
             return Hits([], f"search({query!r}): no words to search for")
         starts = self._passages(text)
-        scores, centre, counts = bm25(text, starts, terms)
+        scores, centre, counts, spans = bm25(text, starts, terms)
         best = sorted(scores, key=lambda i: (-scores[i], i))[:k]
         hits = [self._hit(text, starts, i, centre[i], scores[i]) for i in best]
         found = ", ".join(f"{t!r} {_times(n)}" for t, n in counts.items())
         header = (f"search({query!r}): {found}; {len(scores):,} passages match, best {len(hits)}:" if hits
                   else f"search({query!r}): none of {', '.join(map(repr, terms))} occurs in the context")
-        fields = self._fields(text, [t for t, n in counts.items() if n >= counting.MIN_FIELD])
-        return Hits(hits, header, "\n".join(fields))
-
-    def _fields(self, text: str, terms: list[str]) -> list[str]:
-        """Up to two field summaries (counting.field_summary) for searched words that are fields or values."""
-        out: list[str] = []
-        for term in terms[:6]:
-            line = counting.field_summary(text, term_pattern(term))
-            if line and line not in out:
-                out.append(line)
-            if len(out) == 2:
-                break
-        return out
+        return Hits(hits, header, "\n".join(_fields(text, spans)))
 
     def _hit(self, text: str, starts: list[int], i: int, centre: int, score: float) -> Hit:
         p0 = starts[i]
@@ -217,13 +205,14 @@ def passage_starts(text: str, target: int = 250, hard: int = 1000) -> list[int]:
 
 
 def _search_args(query, more: tuple, k, regex) -> tuple[list[str], int, bool]:
-    """search()'s arguments as (query strings, k, regex): strings and lists of them are query parts; the
-    first number is k and a bool is regex, as in the positional search(query, k, regex)."""
-    parts: list[str] = []
-    for arg in (query, *more):
+    """search()'s arguments as (query strings, k, regex): the query (a str, or a list of them) and more
+    strings are query parts; after the query, a number is k and a bool is regex, as in the positional
+    search(query, k, regex)."""
+    parts = [str(q) for q in query] if isinstance(query, (list, tuple, set)) else [str(query)]
+    for arg in more:
         if isinstance(arg, bool):
             regex = arg
-        elif isinstance(arg, (int, float)) and arg is not query:
+        elif isinstance(arg, (int, float)):
             k = arg
         elif isinstance(arg, (list, tuple, set)):
             parts.extend(str(a) for a in arg)
@@ -264,27 +253,47 @@ def term_pattern(term: str):
     return re.compile(r"(?<!\w)" + re.escape(stem) + tail + r"(?!\w)", re.I)
 
 
+def _fields(text: str, spans: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """Up to two field summaries (counting.field_summary) for searched words that are fields or values,
+    from the occurrences bm25 already found (no second scan of the text)."""
+    out: list[str] = []
+    for term in list(spans)[:6]:
+        line = counting.field_summary(text, spans[term])
+        if line and line not in out:
+            out.append(line)
+        if len(out) == 2:
+            break
+    return out
+
+
 def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: float = 0.75):
     """(score per passage index, a position to centre the snippet on, {term: occurrences} of the terms
-    found; a term found more than MAX_POSTINGS times is counted but does not score)."""
+    found, {term: its first counting.FIELD_SAMPLE (start, end) spans} for terms found at least
+    counting.MIN_FIELD times; a term found more than MAX_POSTINGS times is counted but does not score)."""
     n = len(starts)
     avg = max(len(text) / max(n, 1), 1.0)
     scores: dict[int, float] = {}
     centre: dict[int, tuple[float, int]] = {}
     counts: dict[str, int] = {}
+    spans: dict[str, list[tuple[int, int]]] = {}
     for term in terms:
         tf: dict[int, int] = {}
         first: dict[int, int] = {}
+        seen: list[tuple[int, int]] = []
         count = 0
         for m in term_pattern(term).finditer(text):
             count += 1
             if count > MAX_POSTINGS:
                 break
+            if count <= counting.FIELD_SAMPLE:
+                seen.append(m.span())
             i = bisect.bisect_right(starts, m.start()) - 1
             tf[i] = tf.get(i, 0) + 1
             first.setdefault(i, m.start())
         if count:
             counts[term] = count
+        if count >= counting.MIN_FIELD:
+            spans[term] = seen
         if not tf or count > MAX_POSTINGS:
             continue
         idf = math.log(1 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
@@ -294,7 +303,7 @@ def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: flo
             scores[i] = scores.get(i, 0.0) + idf * norm
             if idf > centre.get(i, (-1.0, 0))[0]:
                 centre[i] = (idf, first[i])
-    return scores, {i: c[1] for i, c in centre.items()}, counts
+    return scores, {i: c[1] for i, c in centre.items()}, counts, spans
 
 
 MIN_SNIPPET = 60  # a matching line shorter than this is shown with the next one
