@@ -74,10 +74,11 @@ class RLM:
                  timeout: float | None = None, exec_timeout: float = defaults.EXEC_TIMEOUT,
                  concurrency: int | None = None, sandbox: str = "auto", save_trajectory: bool = True,
                  persistent: bool = False, cache: bool | None = None, prompt_cache: bool | None = None,
-                 evidence: str = "optional"):
+                 evidence: str = "optional", reread: bool = True):
         """`persistent=True`: every `completion` is a follow-up in one conversation (the REPL keeps its
         variables between calls; `close()` or `with RLM(...)` ends it). `cache=True`: the response cache
-        (`--cache`); `prompt_cache=False`: no provider prompt-cache marks (`--no-prompt-cache`)."""
+        (`--cache`); `prompt_cache=False`: no provider prompt-cache marks (`--no-prompt-cache`);
+        `reread=False`: no second reading of the evidence (`--no-reread`)."""
         from .runs import RunOptions
 
         if sandbox not in ("auto", "strict", "basic"):
@@ -89,7 +90,7 @@ class RLM:
                                   max_cost=max_cost, max_tokens=max_tokens, timeout=timeout,
                                   exec_timeout=exec_timeout, concurrency=concurrency, sandbox=sandbox,
                                   trajectory=save_trajectory, cache=cache, prompt_cache=prompt_cache,
-                                  evidence=evidence)
+                                  evidence=evidence, reread=reread)
         if profile is not None or backend_kwargs is None:
             from . import config as cfg
             from .runs import concurrency as pick_concurrency

@@ -87,6 +87,11 @@ NUMBERS = """Check this before it is accepted: your answer "{answer}" says {numb
 does not: "{quote}". If the evidence shows a different value, answer with that value. If you computed the \
 value from the document, call FINAL again with the same answer. Turn {turn} of {max_iterations}."""
 
+REREAD = """Check this before it is accepted: a second reader, given only the text around your evidence and \
+the question, answered "{reading}", not "{answer}". Print that text again and read it. If "{reading}" is \
+right, call FINAL with it; if your answer is right, call FINAL again with it and a quote that shows it. \
+Turn {turn} of {max_iterations}."""
+
 REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
 again tells you nothing new. Change course: search other words, read around an offset you found, ask \
 llm_query about a passage, or, if the output already answers the question, call FINAL(answer, evidence=[...])."""
@@ -179,6 +184,12 @@ def numbers(answer: str, missing: list[str], quotes: list[str], turn: int, max_i
     """What the model is told when no number of its answer is in the evidence it gave."""
     return NUMBERS.format(answer=_short(answer, 200), numbers=", ".join(missing[:5]), quote=_short(quotes[0], 400),
                           turn=turn, max_iterations=max_iterations)
+
+
+def reread(answer: str, reading: str, turn: int, max_iterations: int) -> str:
+    """What the model is told when a second reading of its evidence names another answer."""
+    return REREAD.format(answer=_short(answer, 200), reading=_short(reading, 200), turn=turn,
+                         max_iterations=max_iterations)
 
 
 def _short(text: str, limit: int = 300) -> str:

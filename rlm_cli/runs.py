@@ -25,6 +25,7 @@ class RunOptions:
     trajectory: bool = True  # save the run under the log dir
     trace: Path | None = None  # also write the trajectory here
     evidence: str = "optional"  # optional | required (an answer without verified evidence: status unsupported)
+    reread: bool = True  # a second reading of the evidence (evidence/reread.py)
     prompt_cache: bool | None = None  # provider prompt caching (None: the profile's, else on)
     cache: bool | None = None  # rlm's response cache (None: the profile's, else off)
     cache_sampled: bool | None = None  # the response cache also for calls at temperature > 0
@@ -60,7 +61,7 @@ def run_config(resolved, o: RunOptions, lim=None, shared=None):
         SandboxOptions(exec_timeout=o.exec_timeout, confine=confine_spec(o.sandbox)),
         sub_window_tokens=backend.window(resolved.sub_model), root_window_tokens=backend.window(resolved.root_model),
         tokens=Tiktoken(), prompt_cache=prompt_caching(o, resolved), responses=response_cache(o, resolved),
-        evidence=o.evidence,
+        evidence=o.evidence, reread=o.reread,
         sub_models=tuple(getattr(resolved, "sub_models", ())), shared=shared,
     )
 

@@ -50,6 +50,7 @@ def ask(
     response_cache: O.ResponseCache = False,
     cache_sampled: O.CacheSampled = False,
     no_prompt_cache: O.NoPromptCache = False,
+    no_reread: O.NoReread = False,
     ocr: O.Ocr = O.OcrMode.auto,
     max_download: O.MaxDownload = None,
     trace: O.Trace = None,

@@ -45,6 +45,7 @@ def mcp(
     response_cache: O.ResponseCache = False,
     cache_sampled: O.CacheSampled = False,
     no_prompt_cache: O.NoPromptCache = False,
+    no_reread: O.NoReread = False,
 ) -> int:
     from ..mcp_server.app import serve
     from ..mcp_server.jobs import ServerOptions

@@ -82,6 +82,9 @@ Sandbox = Annotated[SandboxMode, typer.Option(
 Evidence = Annotated[EvidenceMode, typer.Option(
     "--evidence", help="required: an answer without verified evidence (a quote found in the sources) ends with "
                        "status 'unsupported' and exit 6, after one request to the model for evidence.")]
+NoReread = Annotated[bool, typer.Option(
+    "--no-reread", help="Skip the second reading: by default the sub model re-reads the text around the answer's "
+                        "evidence, and an answer it contradicts is labelled 'disputed'.")]
 Include = Annotated[List[str], typer.Option("--include", help="Glob of files to read in directories (repeatable).")]
 Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to skip in directories (repeatable).")]
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]
@@ -147,7 +150,7 @@ def ask_options(params: dict, *, sources: list[str], question: str) -> AskOption
                      prompt_cache=False if g("no_prompt_cache") else None,
                      cache=True if g("response_cache") or g("cache_sampled") else None,
                      cache_sampled=True if g("cache_sampled") else None,
-                     evidence=g("evidence", EvidenceMode.optional).value)
+                     evidence=g("evidence", EvidenceMode.optional).value, reread=not g("no_reread"))
     fmt = g("fmt") or Format.text
     return AskOptions(
         sources=list(sources), question=question, profile=g("profile"), config=str(g("config")) if g("config") else None,

@@ -8,6 +8,7 @@ from .. import events as ev
 from .. import prompts
 from ..errors import LimitExceeded
 from ..parsing import code_blocks
+from ..redact import redact_known
 from .history import fit_history
 from .repeats import Repeats, asks_where, echoes_question, numbers_not_in
 from .run import Cancelled, NoAnswer, Run
@@ -30,6 +31,8 @@ class Node:
         self.forced = False  # the answer came from the last-chance turn
         self.nudged = False  # told once that evidence is required
         self.told: set[str] = set()  # answer checks the model was told about once ("echo", "numbers")
+        self.reading: str | None = None  # the last second reading's answer (None: it could not tell)
+        self.disputed: str | None = None  # a second reading of the evidence that names another answer
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -95,6 +98,8 @@ class Node:
             self.nudged = True
             self.messages.append({"role": "user", "content": prompts.no_evidence(citations, iteration + 1, limit)})
             return False
+        if self._reread(final, citations, iteration + 1, limit):
+            return False
         self.citations = citations
         return True
 
@@ -118,6 +123,29 @@ class Node:
             self.told.add("numbers")
             self.messages.append({"role": "user", "content": prompts.numbers(final, missing, quotes, turn, limit)})
             return True
+        return False
+
+    def _reread(self, final: str, citations: list, turn: int, limit: int) -> bool:
+        """A second reading (evidence/reread.py) of the text around the verified evidence. When it names
+        another answer, the model is told once (True); an answer kept against it is labelled disputed."""
+        from ..evidence import reread
+
+        self.disputed = None
+        if not (self.cfg.reread and self.depth == 0 and not self.forced and reread.applies(self.question)
+                and any(c.verified for c in citations)):
+            return False
+        if self.reading and reread.agrees(final, self.reading, self.question):
+            return False  # the model took the reading it was told about: no second call
+        ask = reread.prompt(self.question, redact_known(reread.passage(self.text, citations)))
+        reply = self.run_.complete(self.cfg.sub, [{"role": "user", "content": ask}], self.emit, role="check")
+        self.reading = reread.reading_of(reply)
+        if self.reading is None or reread.agrees(final, self.reading, self.question):
+            return False
+        if "reread" not in self.told and turn <= limit:
+            self.told.add("reread")
+            self.messages.append({"role": "user", "content": prompts.reread(final, self.reading, turn, limit)})
+            return True
+        self.disputed = self.reading
         return False
 
     def _evidence_required(self) -> bool:

@@ -33,6 +33,7 @@ class RunConfig:
     tokens: TokenCounter = field(default_factory=Approx)
     sandbox_factory: SandboxFactory | None = None
     evidence: str = "optional"  # optional | required: an answer without verified evidence ends as "unsupported"
+    reread: bool = True  # a second reading of the evidence by the sub model (evidence/reread.py)
     prompt_cache: bool = False  # root turns ask the backend to make their prefix cacheable (provider prompt cache)
     responses: object | None = None  # a response_cache.ResponseCache (--cache): get(model, messages) / put(...)
     sub_models: tuple = ()  # further models llm_query(model=...) may name (the profile's sub_models); no others
@@ -64,6 +65,7 @@ class RunResult:
     conversation: str | None = None  # the conversation's id, for a question asked in one
     citations: list = field(default_factory=list)  # evidence.Citation, verified against the context
     forced: bool = False  # the answer was forced at the iteration limit (the last-chance turn)
+    disputed: str | None = None  # a second reading of the evidence answered this instead
     exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
 
     @property
@@ -78,7 +80,8 @@ class RunResult:
 
         if self.answer is None:
             return {}
-        return assess(self.citations, self.forced, answers=not echoes_question(self.answer, self.question))
+        return assess(self.citations, self.forced, answers=not echoes_question(self.answer, self.question),
+                      disputed=self.disputed is not None)
 
 
 class Cancelled(RLMError):
@@ -164,12 +167,14 @@ class Run:
     def _label(self, r: RunResult, root) -> None:
         """Evidence and labels on an answered run: a forced or unsupported answer is warned about, and
         with --evidence required an unsupported one ends with status "unsupported" (exit 6)."""
-        r.citations, r.forced = list(root.citations), root.forced
+        r.citations, r.forced, r.disputed = list(root.citations), root.forced, root.disputed
         labels = r.labels
         notes = []
         if r.forced:
             notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
-        if any(c.verified for c in r.citations) and not labels["supported"]:
+        if r.disputed is not None:
+            notes.append(f'a second reading of the evidence answers "{r.disputed}": the answer may misread its quote')
+        elif any(c.verified for c in r.citations) and not labels["supported"]:
             notes.append("the answer only repeats the question (its evidence does not count)")
         elif not labels["supported"]:
             tried = f" ({len(r.citations)} item(s) could not be verified)" if r.citations else ""

@@ -34,6 +34,8 @@ def caution(labels: dict) -> str | None:
         return None
     if labels.get("forced"):
         return "forced at the iteration limit: a best guess"
+    if labels.get("confidence") == "disputed":
+        return "disputed: a second reading of its evidence gives another answer"
     if labels.get("supported") is False:
         return "no verified evidence"
     return None

@@ -179,6 +179,9 @@ class Builder:
             self.subcall(tree, sub)
         for b in it.blocks:
             self.block(tree, b)
+        for call in it.loose:  # the second reading of the evidence FINAL gave (after the FINAL)
+            if getattr(call, "role", "") == "check" and call.status == "ok":
+                tree.add(self.text(f"↻ second reading of the evidence: {short(call.text, 80)}", "dim"))
 
     def block(self, tree, b: Block) -> None:
         tree.add(self.code(b.code))

@@ -1,0 +1,161 @@
+"""The second reading of an answer's evidence (evidence/reread.py): which questions it applies to, the
+passage it reads, what counts as a reading and as agreement; and end to end through the CLI with the
+scripted model playing both the root and the reader."""
+from __future__ import annotations
+
+import pytest
+
+from rlm_cli.evidence import Citation
+from rlm_cli.evidence import reread
+
+
+def repl(code: str) -> str:
+    return f"```repl\n{code}\n```"
+
+
+@pytest.mark.parametrize("question, applies", [
+    ("Which numbered section of this license is titled Termination?", True),
+    ("Who originally wrote this manual?", True),
+    ("How many records have the label billing?", False),
+    ("Which label is the most frequent?", False),
+    ("Are there more billing than refund tickets?", False),
+    ("What is the total revenue?", False),
+])
+def test_computed_questions_are_not_reread(question, applies):
+    assert reread.applies(question) is applies
+
+
+def test_the_passage_is_the_text_around_verified_quotes_merged_and_capped():
+    text = "".join(f"{i:04d}" for i in range(5000))  # 20,000 characters, every offset readable
+    near = [Citation("q", True, start=8000, end=8010), Citation("q", True, start=8100, end=8110)]
+    got = reread.passage(text, near + [Citation("fake", False)])
+    assert got == text[8000 - reread.AROUND:8110 + reread.AROUND]  # one merged window, the fake one ignored
+    far = [Citation("q", True, start=i, end=i + 10) for i in (1000, 6000, 12000, 18000)]
+    got = reread.passage(text, far)
+    assert len(got.replace("\n[...]\n", "")) == reread.CAP and got.count("[...]") == 2
+    assert got.startswith(text[1000 - reread.AROUND:1000])
+    assert reread.passage(text, [Citation("q", False)]) == ""
+
+
+@pytest.mark.parametrize("reply, reading", [
+    ("9", "9"),
+    ("Answer: Niels Möller.", "Niels Möller"),
+    ('"stack"\n\nThe passage says so.', "stack"),
+    ("NONE", None),
+    ("The passage does not say.", None),
+    ("Not stated in the passage.", None),
+    ("I cannot tell from this.", None),
+    ("", None),
+    ("```repl\nFINAL('x')\n```", None),
+])
+def test_what_counts_as_a_reading(reply, reading):
+    assert reread.reading_of(reply) == reading
+
+
+@pytest.mark.parametrize("answer, reading, question, same", [
+    ("346", "9", "Which numbered section is titled Termination?", False),
+    ("Section 9", "9. TERMINATION", "Which numbered section is titled Termination?", True),
+    ("speed", "stack", "What was the S in S-Lang supposed to emphasize?", False),
+    ("The S stands for stacks", "stack", "What was the S in S-Lang supposed to emphasize?", True),
+    ("Niels Moller", "Niels Möller", "Who wrote this manual?", True),
+    ("Since Ninja version 1.2.", "1.5", "Since which Ninja version is the console pool available?", False),
+    ("NCR Corporation", "NCR", "Which company was Stuart Anderson with?", True),
+    ("It ends the process", "Unfinished Top-Level Await", "What does exit code 13 mean?", False),
+    ("opcode 14", "the opcode", "What is the opcode of GetGeometry?", True),  # a reading of question words: no view
+])
+def test_agreement(answer, reading, question, same):
+    assert reread.agrees(answer, reading, question) is same
+
+
+DOC = ("GNU FREE DOCUMENTATION LICENSE\n" + "Filler line about copying.\n" * 40
+       + "9. TERMINATION\nYou may not copy, modify, sublicense, or distribute the Document except as "
+         "expressly provided under this License.\n" + "More filler.\n" * 20)
+QUESTION = "Which numbered section of this license is titled Termination?"
+MISREAD = repl("FINAL('42', evidence=['9. TERMINATION', 'line 42'])")
+
+
+def reader(reply: str) -> dict:
+    return {"when": "^Read this passage from a document", "reply": reply}
+
+
+def test_an_answer_the_second_reading_contradicts_is_sent_back_once_then_labelled_disputed(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    model = script([reader("9"),
+                    {"when": 'a second reader, given only the text around your evidence and the question, answered "9", '
+                             'not "42"', "reply": repl("FINAL('Section 42', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": repl("FINAL('42', evidence='9. TERMINATION')")}])
+    r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
+    obj = r.json()
+    assert obj["status"] == "ok" and r.exit_code == 0
+    assert (obj["answer"], obj["supported"], obj["confidence"]) == ("Section 42", False, "disputed")
+    assert obj["citations"][0]["verified"] is True  # the quote itself is real
+    assert any('second reading of the evidence answers "9"' in w for w in obj["warnings"])
+    assert 'second reading of the evidence answers "9"' in r.stderr
+    assert obj["iterations"] == 3  # numbers check, then the reading, then accepted as disputed
+
+
+def test_an_answer_that_takes_the_reading_is_supported_without_another_call(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    model = script([reader("9"),
+                    {"when": 'a second reader.*answered "9"', "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": repl("FINAL('Termination is section 42', evidence='9. TERMINATION')")}])
+    obj = cli(["ask", doc, QUESTION, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["supported"], obj["confidence"]) == ("9", True, "verified")
+    assert not any("second reading" in w for w in obj["warnings"])
+    checks = [line for line in open(obj["trajectory"]) if '"role": "check"' in line and "model_start" in line]
+    assert len(checks) == 1  # the answer that agrees with the reading it was told about is not re-read
+
+
+def test_an_agreeing_or_silent_reader_and_no_reread_leave_the_answer_alone(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    right = {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}
+    for reply in ("9. TERMINATION", "NONE"):
+        obj = cli(["ask", doc, QUESTION, "-m", script([reader(reply), right]), "--json"]).json()
+        assert (obj["answer"], obj["iterations"], obj["confidence"]) == ("9", 1, "verified")
+    wrong = {"when": ".", "reply": repl("FINAL('Section 8', evidence='9. TERMINATION')")}
+    obj = cli(["ask", doc, QUESTION, "-m", script([reader("9"), wrong]), "--json", "--no-reread"]).json()
+    assert (obj["iterations"], obj["confidence"]) == (2, "verified")  # only the numbers check ran
+    assert not any('"role": "check"' in line for line in open(obj["trajectory"]))
+
+
+def test_a_hostile_reading_reaches_the_terminal_clean(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    model = script([reader("\x1b]0;owned\x07[bold]7[/bold]\x1b[2J"),
+                    {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
+    r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
+    assert r.json()["confidence"] == "disputed"
+    line = next(ln for ln in r.stderr.splitlines() if "second reading" in ln)
+    assert "\x1b" not in line and "\x07" not in line and "7" in line
+
+
+def test_the_tree_shows_each_second_reading_under_the_final_it_read():
+    import io
+
+    from rich.console import Console
+
+    from rlm_cli.backends.scripted import ScriptedModel
+    from rlm_cli.context import Context
+    from rlm_cli.engine import Run, RunConfig
+    from rlm_cli.ui.tree import RenderOptions, TreeState
+    from rlm_cli.usage import Limits
+
+    model = ScriptedModel.from_dict({"rules": [reader("9"), {"when": ".", "reply": repl(
+        "FINAL('Section 42', evidence='9. TERMINATION')")}]})
+    run = Run(model, RunConfig("scripted/x", "scripted/x", Limits(max_iterations=5, max_depth=1), 1), run_id="t")
+    events = []
+    run.bus.add(events.append)
+    result = run.execute(QUESTION, Context.from_text(DOC, name="gfdl.txt"))
+    assert (result.labels["confidence"], result.iterations) == ("disputed", 3)
+    console = Console(width=100, color_system=None, record=True, file=io.StringIO())
+    console.print(TreeState.from_events(events, RenderOptions(show_timings=False)))
+    lines = [ln.rstrip() for ln in console.export_text().splitlines()]
+    start = next(i for i, ln in enumerate(lines) if "iteration 3/5" in ln)
+    assert lines[start + 1:start + 4] == [
+        "    ├── FINAL('Section 42', evidence='9. TERMINATION')",
+        "    ├── → (no output)  FINAL",
+        "    └── ↻ second reading of the evidence: 9"]
+    assert sum("second reading of the evidence: 9" in ln for ln in lines) == 2  # turns 2 and 3; not turn 1
