@@ -87,6 +87,11 @@ NUMBERS = """Check this before it is accepted: your answer "{answer}" says {numb
 does not: "{quote}". If the evidence shows a different value, answer with that value. If you computed the \
 value from the document, call FINAL again with the same answer. Turn {turn} of {max_iterations}."""
 
+ITEMS = """Check this before it is accepted: the question asks about each of {items}, but your answer \
+"{answer}" does not mention {missing}. Find each one (search for it) and answer for all of them, in the form \
+the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
+{max_iterations}."""
+
 REREAD = """Check this before it is accepted: a second reader, given only the text around your evidence and \
 the question, answered "{reading}", not "{answer}". Print that text again and read it. If "{reading}" is \
 right, call FINAL with it; if your answer is right, call FINAL again with it and a quote that shows it. \
@@ -184,6 +189,13 @@ def numbers(answer: str, missing: list[str], quotes: list[str], turn: int, max_i
     """What the model is told when no number of its answer is in the evidence it gave."""
     return NUMBERS.format(answer=_short(answer, 200), numbers=", ".join(missing[:5]), quote=_short(quotes[0], 400),
                           turn=turn, max_iterations=max_iterations)
+
+
+def items(answer: str, missing: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when its answer leaves out items the question lists."""
+    return ITEMS.format(items="the items it lists", answer=_short(answer, 200),
+                        missing=", ".join(missing[:8]) + (" …" if len(missing) > 8 else ""),
+                        turn=turn, max_iterations=max_iterations)
 
 
 def reread(answer: str, reading: str, turn: int, max_iterations: int) -> str:

@@ -266,3 +266,18 @@ def test_words_written_without_quotes_get_a_hint_with_the_call_meant(cli, script
                     {"turn": 1, "when": "Question", "reply": repl("search(brisk-fjord-41)")}])
     obj = cli(["ask", doc, "What is the number for brisk-fjord-41?", "-m", model, "--json"]).json()
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("3904026", 3, True)
+
+
+def test_an_answer_that_leaves_out_keys_the_question_lists_is_sent_back_once(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("filler\nThe number for amber-fox-11 is 111.\nThe number for brisk-owl-22 is 222.\n"
+                   "The number for calm-elk-33 is 333.\n")
+    q = "What are the numbers for amber-fox-11, brisk-owl-22 and calm-elk-33?"
+    all_three = repl("FINAL('amber-fox-11=111\\nbrisk-owl-22=222\\ncalm-elk-33=333', evidence=['is 111', 'is 222'])")
+    model = script([{"when": "does not mention amber-fox-11, brisk-owl-22, calm-elk-33", "reply": all_three},
+                    {"turn": 1, "when": "Question", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
+    obj = cli(["ask", doc, q, "-m", model, "--json", "--no-reread"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333", 2, True)
+    stubborn = script([{"when": ".", "reply": repl("FINAL('111', evidence='is 111')")}])
+    obj = cli(["ask", doc, q, "-m", stubborn, "--json", "--no-reread"]).json()
+    assert (obj["answer"], obj["iterations"]) == ("111", 2)  # told once, then taken as it is

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.engine.repeats import echoes_question, numbers_not_in
+from rlm_cli.engine.repeats import echoes_question, numbers_not_in, unanswered
 
 OPCODE = "What is the opcode of the GetGeometry request?"
 MAINTAINER = "Who is the maintainer of this FAQ?"
@@ -39,3 +39,24 @@ def test_an_answer_with_anything_the_question_does_not_say_is_not_an_echo(answer
 def test_numbers_missing_from_the_evidence():
     assert numbers_not_in("30 days", ["within 60 days of the notice"]) == ["30"]
     assert numbers_not_in("1,212 rows", ["1212 rows in all"]) == [] and numbers_not_in("Lorenzo", ["x"]) == []
+
+
+MULTI = ("What are the special magic numbers for brisk-thimble-44, brisk-harbor-61, ivory-cobalt-65, brisk-lantern-87 "
+         "mentioned in the text? Answer with one line per key, as key=number.")
+
+
+@pytest.mark.parametrize("answer, question, missing", [
+    ("9446220", MULTI, ["brisk-thimble-44", "brisk-harbor-61", "ivory-cobalt-65", "brisk-lantern-87"]),
+    ("brisk-thimble-44=1 and brisk-harbor-61=2", MULTI, ["ivory-cobalt-65", "brisk-lantern-87"]),
+    ("brisk-thimble-44=1\nbrisk-harbor-61=2\nivory-cobalt-65=3\nbrisk-lantern-87=4", MULTI, []),
+    ("alpha is 0.5, beta 1", "What are the default values of alpha, beta and gamma?", ["gamma"]),
+    ("the GPL was by RMS", "Who wrote the GPL, the LGPL and the AGPL?", ["LGPL", "AGPL"]),
+    ("Richard Stallman", "Who wrote the GPL, the LGPL and the AGPL?", []),  # one answer for all: not plural
+    ("red", "Which of red, green or blue is the default?", []),  # a choice
+    ("same", "Is it more common, less common, or the same as 'x'? Answer with one word: more, less or same.", []),
+    ("12", "What is the sum of a, b and c?", []),  # computed
+    ("Norland", "In which country is the head office of the company that employs Ines Haddad?", []),
+    ("both", "What do alpha and beta share?", []),  # two items are not a list
+])
+def test_an_answer_that_leaves_out_items_the_question_lists(answer, question, missing):
+    assert unanswered(answer, question) == missing

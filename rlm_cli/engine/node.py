@@ -10,7 +10,7 @@ from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from ..redact import redact_known
 from .history import fit_history
-from .repeats import Repeats, asks_where, echoes_question, numbers_not_in
+from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -105,8 +105,8 @@ class Node:
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
-        in the document), or one whose numbers the verified evidence does not show, is sent back with the
-        reason (True)."""
+        in the document), one that leaves out items the question lists, or one whose numbers the verified
+        evidence does not show, is sent back with the reason (True)."""
         quotes = [c.quote for c in citations if c.verified]
         if "echo" not in self.told and echoes_question(final, self.question):
             self.told.add("echo")
@@ -115,6 +115,11 @@ class Node:
         if "unverified" not in self.told and citations and not quotes:
             self.told.add("unverified")
             self.messages.append({"role": "user", "content": prompts.unverified(self.question, citations, turn, limit)})
+            return True
+        missing_items = unanswered(final, self.question)
+        if "items" not in self.told and missing_items:
+            self.told.add("items")
+            self.messages.append({"role": "user", "content": prompts.items(final, missing_items, turn, limit)})
             return True
         places = asks_where(self.question)  # then the evidence's page/line numbers count as shown
         where = [f"{c.source} {c.location if places else ''}" for c in citations if c.verified]

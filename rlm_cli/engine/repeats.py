@@ -52,6 +52,40 @@ def numbers_not_in(answer: str, quotes: list[str]) -> list[str]:
     return [] if wanted & seen else sorted(wanted)
 
 
+_ITEM = r"[\w][\w.'/-]*(?: [\w][\w.'/-]*){0,3}"
+_LIST = re.compile(rf"({_ITEM}(?:, {_ITEM}){{1,}},? (?:and |& )?{_ITEM}|{_ITEM}(?:, {_ITEM}){{2,}})")
+_PLURAL = re.compile(r"\b(are|were)\b", re.I)
+_LEAD = re.compile(r"^(?:and|the|of|for|about|between|among|is|are|were|was)\s+", re.I)
+
+
+def unanswered(answer: str, question: str) -> list[str]:
+    """The items of a list in the question ("the numbers for a, b, c and d") that the answer does not
+    mention, when the question asks about three or more named things (not a choice: "A, B or C"; not a
+    computed answer: a count or total over them) and the answer names only some of them, or is one
+    short value for all of them. Empty otherwise."""
+    from ..evidence.reread import applies
+
+    if not applies(question):
+        return []
+    for m in _LIST.finditer(question):
+        tail = question[m.end():m.end() + 4]
+        if re.match(r",? ?(or|nor)\b", tail) or re.search(r"\b(or|nor)\b", m.group(0)):
+            continue
+        parts = [x.strip() for x in re.split(r",\s*(?:and\s+|&\s+)?|\s+(?:and|&)\s+", m.group(0))]
+        if len(parts) < 3:
+            continue
+        size = max(len(x.split()) for x in parts[1:-1])  # the middle items' shape bounds the two ends
+        parts[0], parts[-1] = " ".join(parts[0].split()[-size:]), " ".join(parts[-1].split()[:size])
+        items = [x for x in dict.fromkeys(_LEAD.sub("", x) for x in parts) if x]
+        said = " ".join(answer.casefold().split())
+        missing = [x for x in items if x.casefold() not in said]
+        named = len(items) - len(missing)
+        one_value = len(said.split()) <= 3 and "\n" not in answer.strip() and _PLURAL.search(question)
+        if missing and (named or one_value):
+            return missing
+    return []
+
+
 _WHERE = re.compile(r"\b(where|page|pages|line|lines|slide|sheet|row|chapter|message|locat\w*)\b", re.I)
 
 
