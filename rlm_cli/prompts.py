@@ -87,6 +87,11 @@ NUMBERS = """Check this before it is accepted: your answer "{answer}" says {numb
 does not: "{quote}". If the evidence shows a different value, answer with that value. If you computed the \
 value from the document, call FINAL again with the same answer. Turn {turn} of {max_iterations}."""
 
+ABSENT = """Check this before it is accepted: your answer "{answer}" is not in the evidence you gave: \
+"{quote}". Evidence must show the answer. If that text leads to the answer in another place, search for it and \
+print it; if the evidence shows a different answer, answer with that. Then call FINAL(answer, evidence=[...]) \
+with a quote that contains the answer. Turn {turn} of {max_iterations}."""
+
 ITEMS = """Check this before it is accepted: the question asks about each of {items}, but your answer \
 "{answer}" does not mention {missing}. Find each one (search for it) and answer for all of them, in the form \
 the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
@@ -189,6 +194,12 @@ def numbers(answer: str, missing: list[str], quotes: list[str], turn: int, max_i
     """What the model is told when no number of its answer is in the evidence it gave."""
     return NUMBERS.format(answer=_short(answer, 200), numbers=", ".join(missing[:5]), quote=_short(quotes[0], 400),
                           turn=turn, max_iterations=max_iterations)
+
+
+def absent(answer: str, quotes: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when no word of its short answer is in the evidence it gave."""
+    return ABSENT.format(answer=_short(answer, 200), quote=_short(quotes[0], 400), turn=turn,
+                         max_iterations=max_iterations)
 
 
 def items(answer: str, missing: list[str], turn: int, max_iterations: int) -> str:

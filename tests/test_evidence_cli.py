@@ -185,7 +185,7 @@ def test_html_report_highlights_each_quote_in_its_context(cli, script, pdf, tmp_
 
 
 def test_the_run_end_event_carries_the_evidence_for_saved_runs(cli, script, pdf):
-    model = script([{"turn": 1, "when": "Question", "reply": repl('FINAL("x", evidence="Page 1 marker")')}])
+    model = script([{"turn": 1, "when": "Question", "reply": repl('FINAL("PG0001", evidence="Page 1 marker PG0001")')}])
     r = cli(["ask", pdf, "q?", "-m", model, "--json"])
     events = [json.loads(line) for line in open(r.json()["trajectory"])]
     end = events[-1]
@@ -217,7 +217,7 @@ def test_an_answer_that_repeats_the_question_is_refused_once_then_flagged(cli, s
     assert (obj["iterations"], obj["supported"], obj["confidence"]) == (2, False, "unverified")
     assert obj["citations"][0]["verified"] is True  # the quote is real; the answer is not one
     assert "rlm: warning: the answer only repeats the question" in r.stderr
-    copied = script([{"when": "only repeats words", "reply": repl("FINAL('Brightwater Castings', evidence='missed the deadline')")},
+    copied = script([{"when": "only repeats words", "reply": repl("FINAL('Brightwater Castings', evidence='Brightwater Castings missed the deadline')")},
                      {"turn": 1, "when": "Question", "reply": repl(
                          "FINAL('<the answer itself: the value, name or fact asked for>', evidence='19 days')")}])
     obj = cli(["ask", doc, "Which supplier?", "-m", copied, "--json"]).json()
@@ -247,8 +247,8 @@ def test_a_final_whose_pasted_quote_holds_its_quote_character_is_still_read(cli,
     """FINAL("x", evidence=["… "quoted" …"]) is a SyntaxError in Python; a 1.5B model writes it constantly
     when it pastes a line that has quotes in it. The block is read as the answer and the quote."""
     doc = tmp_path / "faq.txt"
-    doc.write_text('Maintainer: Eric Pement\nHe said "append the Next line" ought to print.\n')
-    bad = '```repl\nFINAL("Eric Pement", evidence=["He said "append the Next line" ought to print."])\n```'
+    doc.write_text('Maintainer:\nEric Pement said "append the Next line" ought to print.\n')
+    bad = '```repl\nFINAL("Eric Pement", evidence=["Eric Pement said "append the Next line" ought to print."])\n```'
     obj = cli(["ask", doc, "Who maintains it?", "-m", script([{"when": ".", "reply": bad}]), "--json"]).json()
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Eric Pement", 1, True)
     assert obj["citations"][0]["location"] == "line 2"
@@ -281,3 +281,17 @@ def test_an_answer_that_leaves_out_keys_the_question_lists_is_sent_back_once(cli
     stubborn = script([{"when": ".", "reply": repl("FINAL('111', evidence='is 111')")}])
     obj = cli(["ask", doc, q, "-m", stubborn, "--json", "--no-reread"]).json()
     assert (obj["answer"], obj["iterations"]) == ("111", 2)  # told once, then taken as it is
+
+
+def test_a_short_answer_its_evidence_does_not_contain_is_sent_back_once(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("Records show that Lena Rossi is employed by Brightmoor Holdings.\n"
+                   "The head office of Brightmoor Holdings is in the city of Brackwater.\n"
+                   "The city of Brackwater lies in the country of Ostmark.\n")
+    q = "In which country is the head office of the company that employs Lena Rossi?"
+    hop = repl("FINAL('Aldermere', evidence='Lena Rossi is employed by Brightmoor Holdings')")
+    fixed = repl("FINAL('Ostmark', evidence='The city of Brackwater lies in the country of Ostmark.')")
+    model = script([{"when": 'your answer "Aldermere" is not in the evidence you gave', "reply": fixed},
+                    {"turn": 1, "when": "Question", "reply": hop}])
+    obj = cli(["ask", doc, q, "-m", model, "--json", "--no-reread"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Ostmark", 2, True)

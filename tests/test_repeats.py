@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.engine.repeats import echoes_question, numbers_not_in, unanswered
+from rlm_cli.engine.repeats import echoes_question, numbers_not_in, unanswered, words_not_in
 
 OPCODE = "What is the opcode of the GetGeometry request?"
 MAINTAINER = "Who is the maintainer of this FAQ?"
@@ -60,3 +60,21 @@ MULTI = ("What are the special magic numbers for brisk-thimble-44, brisk-harbor-
 ])
 def test_an_answer_that_leaves_out_items_the_question_lists(answer, question, missing):
     assert unanswered(answer, question) == missing
+
+
+HOP = "In which country is the head office of the company that employs Lena Rossi? Answer with the country only."
+
+
+@pytest.mark.parametrize("answer, quotes, question, missing", [
+    ("Aldermere", ["Records show that Lena Rossi is employed by Brightmoor Holdings."], HOP, ["aldermere"]),
+    ("Brackwater", ["The head office of Brightmoor Holdings is in the city of Brackwater."], HOP, []),
+    ("Niels Moller", ["This manual was originally written by Niels Möller"], "Who wrote this manual?", []),
+    ("stacks", ["a stack-based language"], "What does the S stand for?", []),
+    ("feedback", ["label: billing"], "Which label occurs most often among the records?", []),  # computed
+    ("more", ["x"], "Is A more common, less common, or the same as B?", []),  # a choice
+    ("12 days", ["30 days"], "How long?", []),  # numbers: the number check's
+    ("a long answer that says many different things about the topic at hand", ["x"], "What is it?", []),
+    ("Aldermere", [], HOP, []),  # no verified evidence: the unverified check's
+])
+def test_a_short_answer_none_of_whose_words_is_in_its_evidence(answer, quotes, question, missing):
+    assert words_not_in(answer, quotes, question) == missing

@@ -16,6 +16,10 @@ def repl(code: str) -> str:
 @pytest.mark.parametrize("question, applies", [
     ("Which numbered section of this license is titled Termination?", True),
     ("Who originally wrote this manual?", True),
+    ("What does exit code 13 mean?", True),
+    ("In which country is the head office?", True),
+    ("Count the records labelled billing.", False),
+    ("What is the mean of the scores?", False),
     ("How many records have the label billing?", False),
     ("Which label is the most frequent?", False),
     ("Are there more billing than refund tickets?", False),

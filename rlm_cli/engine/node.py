@@ -10,7 +10,7 @@ from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from ..redact import redact_known
 from .history import fit_history
-from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered
+from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered, words_not_in
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -105,8 +105,9 @@ class Node:
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
-        in the document), one that leaves out items the question lists, or one whose numbers the verified
-        evidence does not show, is sent back with the reason (True)."""
+        in the document), one that leaves out items the question lists, or one whose numbers (or, for a
+        short answer without numbers, words) the verified evidence does not show, is sent back with the
+        reason (True)."""
         quotes = [c.quote for c in citations if c.verified]
         if "echo" not in self.told and echoes_question(final, self.question):
             self.told.add("echo")
@@ -127,6 +128,10 @@ class Node:
         if "numbers" not in self.told and missing:
             self.told.add("numbers")
             self.messages.append({"role": "user", "content": prompts.numbers(final, missing, quotes, turn, limit)})
+            return True
+        if "words" not in self.told and words_not_in(final, quotes, self.question):
+            self.told.add("words")
+            self.messages.append({"role": "user", "content": prompts.absent(final, quotes, turn, limit)})
             return True
         return False
 

@@ -52,6 +52,22 @@ def numbers_not_in(answer: str, quotes: list[str]) -> list[str]:
     return [] if wanted & seen else sorted(wanted)
 
 
+def words_not_in(answer: str, quotes: list[str], question: str) -> list[str]:
+    """The words of a short answer without numbers when none of them is in the evidence it gave ("Aldermere"
+    with a quote that says "Lena Rossi is employed by Brightmoor Holdings"). Empty for a longer answer, a
+    computed one (a count, a comparison: its value is not quoted), a choice among the question's own
+    words, or when one of its words is in a quote."""
+    from ..evidence.reread import _words, applies
+
+    if not quotes or _numbers(answer) or not applies(question) or _CHOICE.search(question):
+        return []
+    wanted = _words(answer) - _words(question)
+    if not wanted or len(wanted) > 6:
+        return []
+    seen = set().union(*(_words(q) for q in quotes))
+    return [] if wanted & seen else sorted(wanted)
+
+
 _ITEM = r"[\w][\w.'/-]*(?: [\w][\w.'/-]*){0,3}"
 _LIST = re.compile(rf"({_ITEM}(?:, {_ITEM}){{1,}},? (?:and |& )?{_ITEM}|{_ITEM}(?:, {_ITEM}){{2,}})")
 _PLURAL = re.compile(r"\b(are|were)\b", re.I)

@@ -15,7 +15,8 @@ AROUND = 500  # characters of context on each side of a quote
 CAP = 2400  # characters of passage in all
 
 _COMPUTED = re.compile(
-    r"\b(how many|how much|how often|count\w*|number of|total|sum|average|mean|median|most|least|more|fewer|"
+    r"\b(how many|how much|how often|count|counts|counted|counting|number of|total|sum|average|"
+    r"(?:the|a) mean|mean (?:of|value)|median|most|least|more|fewer|"
     r"less|majority|percent\w*|proportion|ratio|compar\w*|differen\w*|each|every|all|list)\b", re.I)
 _CANNOT = re.compile(
     r"^\W*(none|n/?a|unknown|no answer|not (stated|mentioned|given|specified|found|provided|clear|available)|"
@@ -23,7 +24,8 @@ _CANNOT = re.compile(
     r"no information|insufficient)", re.I)
 _FILLER = frozenset(
     "a an the this that these those its it of in on at for to by with from as and or is are was were be been "
-    "which what who whom whose when where why how does do did answer passage document text".split())
+    "which what who whom whose when where why how does do did answer passage document text one ones he she "
+    "they them his her their there here not no yes".split())
 
 
 def applies(question: str) -> bool:
