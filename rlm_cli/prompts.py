@@ -97,10 +97,10 @@ ITEMS = """Check this before it is accepted: the question asks about each of {it
 the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
 {max_iterations}."""
 
-REREAD = """Check this before it is accepted: a second reader, given only the text around your evidence and \
-the question, answered "{reading}", not "{answer}". Print that text again and read it. If "{reading}" is \
-right, call FINAL with it; if your answer is right, call FINAL again with it and a quote that shows it. \
-Turn {turn} of {max_iterations}."""
+REREAD = """Check this before it is accepted: a second reader, given only the question and the text your \
+answer comes from (the text around your evidence, or the output you printed), answered "{reading}", not \
+"{answer}". Print that text again and read it. If "{reading}" is right, call FINAL with it; if your answer \
+is right, call FINAL again with it. Turn {turn} of {max_iterations}."""
 
 REPEATED = """Note: this is the same code you ran in turn {turn}, and it printed the same output. Running it \
 again tells you nothing new. Change course: search other words, read around an offset you found, ask \

@@ -86,8 +86,8 @@ def test_an_answer_the_second_reading_contradicts_is_sent_back_once_then_labelle
     doc = tmp_path / "gfdl.txt"
     doc.write_text(DOC)
     model = script([reader("9"),
-                    {"when": 'a second reader, given only the text around your evidence and the question, answered "9", '
-                             'not "42"', "reply": repl("FINAL('Section 42', evidence='9. TERMINATION')")},
+                    {"when": 'a second reader, given only the question and the text your answer comes from .*'
+                             'answered "9", not "42"', "reply": repl("FINAL('Section 42', evidence='9. TERMINATION')")},
                     {"when": ".", "reply": repl("FINAL('42', evidence='9. TERMINATION')")}])
     r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
     obj = r.json()
@@ -163,3 +163,44 @@ def test_the_tree_shows_each_second_reading_under_the_final_it_read():
         "    ├── → (no output)  FINAL",
         "    └── ↻ second reading of the evidence: 9"]
     assert sum("second reading of the evidence: 9" in ln for ln in lines) == 2  # turns 2 and 3; not turn 1
+
+
+CHOICE = ("Is the label 'shipping' more common, less common, or the same as the label 'billing'? "
+          "Answer with one word: more, less or same.")
+
+
+@pytest.mark.parametrize("answer, reading, question, same", [
+    ("same", "more", CHOICE, False),
+    ("more", "more common", CHOICE, True),
+    ("the same", "same", CHOICE, True),
+    ("billing", "feedback", "Which label occurs most often?", False),
+    ("feedback", "'feedback'", "Which label occurs most often?", True),
+])
+def test_agreement_on_computed_answers_and_choices(answer, reading, question, same):
+    assert reread.agrees(answer, reading, question) is same
+
+
+def test_which_computed_answers_are_read_against_the_output():
+    assert reread.computed_word("Which label occurs most often?", "billing")
+    assert reread.computed_word(CHOICE, "same")
+    assert not reread.computed_word("How many records have the label billing?", "35")  # a number: counted by code
+    assert not reread.computed_word("Who wrote the manual?", "Niels")  # not computed: the evidence is re-read
+    out = reread.work_prompt("q?", ["a" * 5000, "", "TAIL"])
+    assert "TAIL" in out and out.count("a") < reread.CAP + 200  # the most recent output, capped
+
+
+RECORDS = "".join(f"Record {i} | label: {'feedback' if i % 3 else 'billing'}\n" for i in range(60))
+
+
+def test_a_computed_word_answer_is_read_against_what_the_repl_printed(cli, script, tmp_path):
+    doc = tmp_path / "records.txt"
+    doc.write_text(RECORDS)
+    q = "Which label occurs most often among the records?"
+    model = script([{"when": "^A program searched and counted a document", "reply": "feedback"},
+                    {"when": 'answered "feedback", not "billing"', "reply": repl("FINAL('feedback')")},
+                    {"turn": 1, "when": "Question", "reply": repl("print(tally('label').most_common())")},
+                    {"turn": 2, "when": ".", "reply": repl("FINAL('billing')")}])
+    obj = cli(["ask", doc, q, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["iterations"]) == ("feedback", 3)
+    checks = [line for line in open(obj["trajectory"]) if '"role": "check"' in line and "model_start" in line]
+    assert len(checks) == 1

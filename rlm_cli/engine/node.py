@@ -25,6 +25,7 @@ class Node:
         self.sandbox = sandbox  # given: a conversation's open REPL (not closed here)
         self.iterations = 0
         self.repeats = Repeats()
+        self.printed: list[str] = []  # the last few REPL outputs (what a computed answer was read from)
         self.claims: list = []  # the evidence items the last FINAL carried (evidence.Claim)
         self.citations: list = []  # verified against self.text when the node answers (evidence.Citation)
         self.child_citations: list = []  # children's citations, mapped to self.text
@@ -136,18 +137,19 @@ class Node:
         return False
 
     def _reread(self, final: str, citations: list, turn: int, limit: int) -> bool:
-        """A second reading (evidence/reread.py) of the text around the verified evidence. When it names
-        another answer, the model is told once (True); an answer kept against it is labelled disputed."""
+        """A second reading (evidence/reread.py): of the text around the verified evidence, or, for a
+        computed answer that is a word, of the REPL output it was read from. When it names another
+        answer, the model is told once (True); an answer kept against it is labelled disputed."""
         from ..evidence import reread
 
         self.disputed = None
-        if not (self.cfg.reread and self.depth == 0 and not self.forced and reread.applies(self.question)
-                and any(c.verified for c in citations)):
+        ask = self._reread_prompt(final, citations)
+        if ask is None:
             return False
         if self.reading and reread.agrees(final, self.reading, self.question):
             return False  # the model took the reading it was told about: no second call
-        ask = reread.prompt(self.question, redact_known(reread.passage(self.text, citations)))
-        reply = self.run_.complete(self.cfg.sub, [{"role": "user", "content": ask}], self.emit, role="check")
+        reply = self.run_.complete(self.cfg.sub, [{"role": "user", "content": redact_known(ask)}], self.emit,
+                                   role="check")
         self.reading = reread.reading_of(reply)
         if self.reading is None or reread.agrees(final, self.reading, self.question):
             return False
@@ -157,6 +159,17 @@ class Node:
             return True
         self.disputed = self.reading
         return False
+
+    def _reread_prompt(self, final: str, citations: list) -> str | None:
+        from ..evidence import reread
+
+        if not self.cfg.reread or self.depth or self.forced:
+            return None
+        if reread.applies(self.question):
+            verified = any(c.verified for c in citations)
+            return reread.prompt(self.question, reread.passage(self.text, citations)) if verified else None
+        return reread.work_prompt(self.question, self.printed) if (
+            self.printed and reread.computed_word(self.question, final)) else None
 
     def _evidence_required(self) -> bool:
         return self.depth == 0 and self.cfg.evidence == "required"
@@ -189,6 +202,8 @@ class Node:
             self.emit(ev.CODE_START, iteration=iteration, block=i, code=code)
             res = self.sandbox.execute(code, self.serve)
             shown = res.render()
+            if shown.strip():
+                self.printed = [*self.printed[-2:], shown]
             repeated = None if res.has_final else self.repeats.note(code, shown, iteration)
             if repeated:
                 shown += "\n" + repeated

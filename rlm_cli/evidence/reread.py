@@ -4,8 +4,10 @@ misread the passages they quote: a line number taken for the section number, the
 asked about, a sentence about something else. When the reading names a different answer, the model is
 told once; an answer it keeps against the reading is labelled "disputed" (not supported).
 
-Questions that ask for a computed answer (a count, a total, a comparison) are not re-read: the passage
-around one quote cannot show a count over the whole document."""
+A question that asks for a computed answer (a count, a total, a comparison) cannot be checked against the
+text around one quote. When such an answer is a word rather than a number ("which label is the most
+common", "more, less or the same"), the second reading is of the REPL output the model answered from
+(the counts it printed): small models print the right ranking and then name another entry."""
 from __future__ import annotations
 
 import re
@@ -22,6 +24,7 @@ _CANNOT = re.compile(
     r"^\W*(none|n/?a|unknown|no answer|not (stated|mentioned|given|specified|found|provided|clear|available)|"
     r"the passage (does not|doesn't)|it (is|'s) not|(i )?(cannot|can't|can not|don't|do not)|there is no|"
     r"no information|insufficient)", re.I)
+_CHOICE = re.compile(r"\b(?:or|whether|either)\b", re.I)
 _FILLER = frozenset(
     "a an the this that these those its it of in on at for to by with from as and or is are was were be been "
     "which what who whom whose when where why how does do did answer passage document text one ones he she "
@@ -66,8 +69,31 @@ Reply with the answer only, in a few words copied from the passage. If the passa
 question, reply NONE."""
 
 
+WORK_PROMPT = """A program searched and counted a document to answer a question. This is what it printed:
+
+\"\"\"
+{passage}
+\"\"\"
+
+Question: {question}
+
+Reply with the answer only, in a few words, read from the printed output. If the output does not show the \
+answer, reply NONE."""
+
+
 def prompt(question: str, text: str) -> str:
     return PROMPT.format(passage=text, question=question)
+
+
+def work_prompt(question: str, outputs: list[str]) -> str:
+    """The prompt for a computed answer: the last REPL outputs (the most recent CAP characters)."""
+    printed = "\n\n".join(o.strip() for o in outputs if o.strip())
+    return WORK_PROMPT.format(passage=printed[-CAP:], question=question)
+
+
+def computed_word(question: str, answer: str) -> bool:
+    """A computed question answered with a word, not a number: checked against the printed output."""
+    return not applies(question) and not re.search(r"\d", answer) and len(answer.split()) <= 6
 
 
 def reading_of(reply: str) -> str | None:
@@ -96,7 +122,9 @@ def _stem(word: str) -> str:
 
 def agrees(answer: str, reading: str, question: str) -> bool:
     """The reading and the answer name the same thing: a shared number when both have numbers, else a
-    shared word that is not one of the question's. A reading of only the question's words agrees."""
+    shared word that is not one of the question's; for a question that offers choices, the same first
+    word ("the same" and "same"; not "more" and "less"). Otherwise a reading of only the question's words
+    agrees."""
     from ..engine.repeats import _numbers
 
     ours, theirs = _numbers(answer), _numbers(reading)
@@ -104,6 +132,15 @@ def agrees(answer: str, reading: str, question: str) -> bool:
         return bool(ours & theirs)
     asked = _words(question)
     a, r = _words(answer) - asked, _words(reading) - asked
-    if not a or not r:
-        return True
-    return bool(a & r)
+    if a and r:
+        return bool(a & r)
+    if _CHOICE.search(question):  # "more, less or the same?": the options are the question's own words
+        return _first(answer) == _first(reading)
+    return True  # a reading (or an answer) of only the question's words says nothing
+
+
+def _first(text: str) -> str:
+    """The first word that is not filler ("the same" -> "same", "more common" -> "more")."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    words = [_stem(w) for w in re.findall(r"[^\W_]+", plain) if w not in _FILLER]
+    return words[0] if words else ""
