@@ -107,6 +107,30 @@ def test_search_of_a_field_or_its_value_adds_the_fields_distribution_over_the_wh
         assert not [line for line in repr(finder(prose).search(query)).splitlines() if line.startswith("field ")], query
 
 
+def test_a_table_column_is_counted_from_its_header_or_from_one_of_its_values(tmp_path):
+    """CSV and spreadsheets become tab-separated rows: a searched value of a column, or its header, gets
+    the column counted over every row; tally("Header") counts the column. Through real CSV ingestion."""
+    from rlm_cli.ingest import load_sources
+
+    rng = random.Random(4)
+    rows = [(i, rng.choice(["East", "West", "Central"]), rng.choice(["Jones", "Gill"]), rng.randint(1, 90))
+            for i in range(1500)]
+    csv = tmp_path / "orders.csv"
+    csv.write_text("Order,Region,Rep,Units\n" + "".join(f"{i},{r},{p},{u}\n" for i, r, p, u in rows))
+    text = load_sources([str(csv)], use_cache=False).text
+    regions = sorted({r for _, r, _, _ in rows}, key=lambda r: -sum(x[1] == r for x in rows))
+    head = "column 'Region' counted over the whole text (1,500 values, 3 distinct), most common first:"
+    want = [head, *(f"  {i}. {r!r}: {sum(x[1] == r for x in rows):,}" for i, r in enumerate(regions, 1))]
+    for query in ("Which region has the most orders?", "East", "West orders"):
+        assert "\n".join(want) in finder(text).search(query).footer, query
+    t = finder(text).tally("Rep")
+    assert dict(t) == {p: sum(x[2] == p for x in rows) for p in ("Jones", "Gill")}
+    assert "the column 'Rep'" in t.header and t.header.startswith("tally('Rep')")
+    # A word in prose, or a cell value of a column with too many values, gets no column summary.
+    assert "column " not in finder(text + "\nThe east wing is closed.\n").search("wing").footer
+    assert "column 'Units'" not in finder(text).search("Units").footer  # 90 distinct values: not categorical
+
+
 def test_read_starts_at_a_line_start_before_the_offset_and_takes_hits_and_matches():
     text = haystack()
     f = finder(text)

@@ -10,12 +10,17 @@ Standard library only: the worker (``python -I -S``) loads this file by path as 
   (``label: billing``) in most of its occurrences, the distribution of that field's values over the
   whole text: small models answer "how many / which most often / more or less" questions from search
   output, and a search shows only a few hits.
+- Tables (CSV, TSV and spreadsheets become tab-separated rows) count the same way by column: a searched
+  word that is a column's header, or a whole cell of one column in most of its occurrences, gets that
+  column's values counted over every row of that shape; ``tally("Region")`` counts the column headed
+  "Region".
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
 from itertools import islice
+from typing import NamedTuple
 
 MAX_TALLY = 2_000_000  # matches counted at most
 FIELD_SAMPLE = 400  # occurrences of a searched word looked at to decide whether it is a field
@@ -52,10 +57,15 @@ def tally(text: str, pattern, k: int = 20, word_pattern=None) -> Tally:
     plain word that is a field name ("label", as in "label: billing") counts the field's values."""
     make = word_pattern or (lambda w: re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I))
     words = _words(pattern)
-    field = field_of(text, first_spans(make(words[0]), text)) if len(words) == 1 else None
+    spans = first_spans(make(words[0]), text) if len(words) == 1 else []
+    field = field_of(text, spans) if spans else None
+    column = header_column(text, spans) if spans and not field else None
     if field and field.lower() == words[0].lower():
         counts = _field_values(text, field)
         desc = f"{words[0]!r}): the field {field!r} has these values (in all"
+    elif column:
+        counts = _column_values(text, column)
+        desc = f"{words[0]!r}): the column {column.header!r} has these values (in all"
     elif words:
         counts = Counter({w: _count(make(w), text) for w in words})
         desc = ", ".join(map(repr, words))
@@ -129,13 +139,103 @@ def field_summary(text: str, spans: list[tuple[int, int]], shown: int = 8) -> st
     """"field 'label' counted over the whole text (...), most common first:" and one ranked line per value
     ("  1. 'billing': 201"), or None (see the module doc). `spans`: the searched word's occurrences."""
     key = field_of(text, spans)
-    if not key:
+    column = None if key else (header_column(text, spans) or column_of(text, spans))
+    if key:
+        counts, what = _field_values(text, key), f"field {key!r}"
+    elif column:
+        counts, what = _column_values(text, column), f"column {column.header!r}"
+    else:
         return None
-    counts = _field_values(text, key)
     if not counts or len(counts) > MAX_VALUES:
         return None
     rows = [f"  {i}. {v!r}: {n:,}" for i, (v, n) in enumerate(counts.most_common(shown), 1)]
     more = [f"  ... and {len(counts) - shown} more values"] if len(counts) > shown else []
-    head = (f"field {key!r} counted over the whole text ({sum(counts.values()):,} values, {len(counts)} distinct), "
+    head = (f"{what} counted over the whole text ({sum(counts.values()):,} values, {len(counts)} distinct), "
             "most common first:")
     return "\n".join([head, *rows, *more])
+
+
+# ---- tables: tab-separated rows ------------------------------------------------------------------------
+class Column(NamedTuple):
+    index: int  # the cell's position in its row
+    width: int  # cells per row of the table
+    header: str  # the table's first row's cell above it ("" when there is none)
+    head_line: str  # the whole first row, not counted as a value
+
+
+def _line_at(text: str, pos: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return start, len(text) if end < 0 else end
+
+
+def _cell_at(text: str, start: int, end: int) -> tuple[int, int, str] | None:
+    """(cell index, cells in the row, the row) when text[start:end] is a whole cell of a tab-separated row."""
+    ls, le = _line_at(text, start)
+    line = text[ls:le]
+    if "\t" not in line or end > le:
+        return None
+    index = line.count("\t", 0, start - ls)
+    cells = line.split("\t")
+    return (index, len(cells), line) if cells[index].strip().lower() == text[start:end].lower() else None
+
+
+def _first_row(text: str, pos: int, width: int) -> str:
+    """The first row of the table holding `pos`: back over the rows with `width` cells."""
+    start, _ = _line_at(text, pos)
+    first = start
+    for _ in range(1_000_000):
+        if start == 0:
+            break
+        prev, _ = _line_at(text, start - 1)
+        if text.count("\t", prev, start - 1) != width - 1:
+            break
+        first, start = prev, prev
+    return text[first:_line_at(text, first)[1]]
+
+
+def header_column(text: str, spans: list[tuple[int, int]]) -> Column | None:
+    """The column a searched word heads: one of its occurrences is a cell of a table's first row, and the
+    next row has as many cells."""
+    for start, end in spans[:50]:
+        cell = _cell_at(text, start, end)
+        if cell is None:
+            continue
+        index, width, line = cell
+        _, le = _line_at(text, start)
+        following = text[le + 1:_line_at(text, le + 1)[1]] if le < len(text) else ""
+        if following.count("\t") == width - 1 and _first_row(text, start, width) == line:
+            return Column(index, width, line.split("\t")[index].strip(), line)
+    return None
+
+
+def column_of(text: str, spans: list[tuple[int, int]]) -> Column | None:
+    """The column a searched word is a whole cell of in most of its occurrences (a value: "Europe" of
+    the column "Region")."""
+    if len(spans) < MIN_FIELD:
+        return None
+    seen: Counter = Counter()
+    for start, end in spans:
+        cell = _cell_at(text, start, end)
+        if cell:
+            seen[cell[:2]] += 1
+    if not seen:
+        return None
+    (index, width), n = seen.most_common(1)[0]
+    if n < 0.6 * len(spans):
+        return None
+    first = next(start for start, end in spans if (_cell_at(text, start, end) or ())[:2] == (index, width))
+    head = _first_row(text, first, width)
+    cells = head.split("\t")
+    return Column(index, width, cells[index].strip() if len(cells) == width else "", head)
+
+
+def _column_values(text: str, col: Column) -> Counter:
+    """{value: count} of a column over every row with the table's number of cells (its first row aside)."""
+    counts: Counter = Counter()
+    for line in islice(text.splitlines(), MAX_TALLY):
+        if line.count("\t") == col.width - 1 and line != col.head_line:
+            value = line.split("\t")[col.index].strip()
+            if value:
+                counts[value] += 1
+    return counts

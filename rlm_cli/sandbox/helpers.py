@@ -7,8 +7,9 @@ Standard library only: the worker (``python -I -S``) loads this file by path and
   hyphenated/dotted tokens and quoted phrases are the terms. ``search(pattern, regex=True)``: the
   matches of a regular expression in document order. Both return `Hits`: a list of `Hit` (start, end,
   where, text) that prints one line per hit.
-  When a searched word is a field name or value in most of its occurrences, the hits are followed by the
-  distribution of that field's values over the whole context (counting.field_summary).
+  When a searched word is a field name or value in most of its occurrences, or a table column's header or
+  value, the hits are followed by the distribution of that field's (column's) values over the whole
+  context (counting.field_summary).
 - ``tally(pattern)``: counting.tally over the context: how often each distinct match occurs.
 - ``read(offset, chars=1500)``: the text around an offset (or a Hit / re.Match), from line start.
 - ``cite(*items)``: remember evidence for the next FINAL; returns where the first item is.
@@ -268,8 +269,8 @@ def _fields(text: str, spans: dict[str, list[tuple[int, int]]]) -> list[str]:
 
 def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: float = 0.75):
     """(score per passage index, a position to centre the snippet on, {term: occurrences} of the terms
-    found, {term: its first counting.FIELD_SAMPLE (start, end) spans} for terms found at least
-    counting.MIN_FIELD times; a term found more than MAX_POSTINGS times is counted but does not score)."""
+    found, {term: its first counting.FIELD_SAMPLE (start, end) spans} for the terms found; a term found more
+    than MAX_POSTINGS times is counted but does not score)."""
     n = len(starts)
     avg = max(len(text) / max(n, 1), 1.0)
     scores: dict[int, float] = {}
@@ -292,7 +293,7 @@ def bm25(text: str, starts: list[int], terms: list[str], k1: float = 1.2, b: flo
             first.setdefault(i, m.start())
         if count:
             counts[term] = count
-        if count >= counting.MIN_FIELD:
+        if count:
             spans[term] = seen
         if not tf or count > MAX_POSTINGS:
             continue
