@@ -97,6 +97,11 @@ ITEMS = """Check this before it is accepted: the question asks about each of {it
 the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
 {max_iterations}."""
 
+UNGROUNDED = """Check this before it is accepted: most of your answer is not in the text around your evidence, \
+so it looks written from memory. Answer from the document: print the passage that answers the question, \
+then call FINAL with what it says and a quote from it. If your answer is in the document, call FINAL again \
+with it. Turn {turn} of {max_iterations}."""
+
 REREAD = """Check this before it is accepted: a second reader, given only the question and the text your \
 answer comes from (the text around your evidence, or the output you printed), answered "{reading}", not \
 "{answer}". Print that text again and read it. If "{reading}" is right, call FINAL with it; if your answer \
@@ -207,6 +212,11 @@ def items(answer: str, missing: list[str], turn: int, max_iterations: int) -> st
     return ITEMS.format(items="the items it lists", answer=_short(answer, 200),
                         missing=", ".join(missing[:8]) + (" …" if len(missing) > 8 else ""),
                         turn=turn, max_iterations=max_iterations)
+
+
+def ungrounded(answer: str, turn: int, max_iterations: int) -> str:
+    """What the model is told when most of a long answer is not in the text around its evidence."""
+    return UNGROUNDED.format(turn=turn, max_iterations=max_iterations)
 
 
 def reread(answer: str, reading: str, turn: int, max_iterations: int) -> str:

@@ -204,3 +204,35 @@ def test_a_computed_word_answer_is_read_against_what_the_repl_printed(cli, scrip
     assert (obj["answer"], obj["iterations"]) == ("feedback", 3)
     checks = [line for line in open(obj["trajectory"]) if '"role": "check"' in line and "model_start" in line]
     assert len(checks) == 1
+
+
+def test_a_long_answer_from_memory_with_a_real_quote_is_sent_back_then_disputed(cli, script, tmp_path):
+    doc = tmp_path / "process.txt"
+    doc.write_text("Exit codes\n" + "filler line\n" * 30 + "13 Unfinished Top-Level Await: await was used outside of a "
+                   "function in the top-level code, but the passed Promise never resolved.\n" + "filler line\n" * 30
+                   + "The listener callback function is invoked with the exit code specified by process.exitCode.\n")
+    memory = ("FINAL('The exit code typically indicates that a process has encountered an error or exception and has "
+              "terminated, caused by a runtime failure, a missing file or a network issue.', "
+              "evidence='The listener callback function is invoked with the exit code')")
+    read = "FINAL('Unfinished Top-Level Await', evidence='13 Unfinished Top-Level Await')"
+    q = "What does exit code 13 mean?"
+    fixed = script([reader("Unfinished Top-Level Await"),
+                    {"when": "most of your answer is not in the text around your evidence", "reply": repl(read)},
+                    {"when": ".", "reply": repl(memory)}])
+    obj = cli(["ask", doc, q, "-m", fixed, "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["iterations"]) == ("Unfinished Top-Level Await", "verified", 2)
+    stubborn = script([reader("NONE"), {"when": ".", "reply": repl(memory)}])
+    obj = cli(["ask", doc, q, "-m", stubborn, "--json"]).json()
+    assert (obj["confidence"], obj["supported"], obj["iterations"]) == ("disputed", False, 2)
+    assert any("most of the answer's words are not in the text around its evidence" in w for w in obj["warnings"])
+
+
+@pytest.mark.parametrize("answer, text, grounded", [
+    ("The exit code typically indicates that a process has encountered an error and terminated badly",
+     "The listener callback function is invoked with the exit code", False),
+    ("Unfinished Top-Level Await: await was used outside of a function in the top-level code",
+     "13 Unfinished Top-Level Await: await was used outside of a function in the top-level code", True),
+    ("jpeg_set_defaults", "nothing in common", True),  # short answers are the words check's
+])
+def test_ungrounded_answers(answer, text, grounded):
+    assert reread.ungrounded(answer, "What does exit code 13 mean?", text) is not grounded

@@ -33,7 +33,7 @@ class Node:
         self.nudged = False  # told once that evidence is required
         self.told: set[str] = set()  # answer checks the model was told about once ("echo", "numbers")
         self.reading: str | None = None  # the last second reading's answer (None: it could not tell)
-        self.disputed: str | None = None  # a second reading of the evidence that names another answer
+        self.disputed: str | None = None  # why the evidence does not bear the answer out (kept against a check)
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -137,39 +137,51 @@ class Node:
         return False
 
     def _reread(self, final: str, citations: list, turn: int, limit: int) -> bool:
-        """A second reading (evidence/reread.py): of the text around the verified evidence, or, for a
-        computed answer that is a word, of the REPL output it was read from. When it names another
-        answer, the model is told once (True); an answer kept against it is labelled disputed."""
+        """A second look at what the answer was read from (evidence/reread.py): the text around the verified
+        evidence, or, for a computed answer that is a word, the REPL output it came from. A long answer
+        most of whose words that text lacks, or one a second reading (by the sub model) contradicts, is
+        sent back once (True); kept, it is labelled disputed (self.disputed: why)."""
         from ..evidence import reread
 
         self.disputed = None
-        ask = self._reread_prompt(final, citations)
-        if ask is None:
+        source = self._reread_source(final, citations)
+        if source is None:
             return False
+        kind, text = source
+        where = " ".join(f"{c.source} {c.location}" for c in citations if c.verified)  # a place is an answer too
+        if kind == "evidence" and reread.ungrounded(final, self.question, f"{text}\n{where}"):
+            return self._dispute("grounded", "most of the answer's words are not in the text around its evidence",
+                                 prompts.ungrounded(final, turn, limit), turn, limit)
         if self.reading and reread.agrees(final, self.reading, self.question):
             return False  # the model took the reading it was told about: no second call
+        ask = reread.prompt(self.question, text) if kind == "evidence" else reread.work_prompt(self.question, text)
         reply = self.run_.complete(self.cfg.sub, [{"role": "user", "content": redact_known(ask)}], self.emit,
                                    role="check")
         self.reading = reread.reading_of(reply)
         if self.reading is None or reread.agrees(final, self.reading, self.question):
             return False
-        if "reread" not in self.told and turn <= limit:
-            self.told.add("reread")
-            self.messages.append({"role": "user", "content": prompts.reread(final, self.reading, turn, limit)})
+        return self._dispute("reread", f'a second reading of the evidence answers "{self.reading}"',
+                             prompts.reread(final, self.reading, turn, limit), turn, limit)
+
+    def _dispute(self, check: str, why: str, message: str, turn: int, limit: int) -> bool:
+        if check not in self.told and turn <= limit:
+            self.told.add(check)
+            self.messages.append({"role": "user", "content": message})
             return True
-        self.disputed = self.reading
+        self.disputed = why
         return False
 
-    def _reread_prompt(self, final: str, citations: list) -> str | None:
+    def _reread_source(self, final: str, citations: list):
+        """("evidence", the text around the verified citations) or ("work", the last REPL outputs), or None
+        when there is nothing to re-read (--no-reread, a child, a forced answer, no verified evidence)."""
         from ..evidence import reread
 
         if not self.cfg.reread or self.depth or self.forced:
             return None
         if reread.applies(self.question):
             verified = any(c.verified for c in citations)
-            return reread.prompt(self.question, reread.passage(self.text, citations)) if verified else None
-        return reread.work_prompt(self.question, self.printed) if (
-            self.printed and reread.computed_word(self.question, final)) else None
+            return ("evidence", reread.passage(self.text, citations)) if verified else None
+        return ("work", self.printed) if self.printed and reread.computed_word(self.question, final) else None
 
     def _evidence_required(self) -> bool:
         return self.depth == 0 and self.cfg.evidence == "required"

@@ -65,7 +65,7 @@ class RunResult:
     conversation: str | None = None  # the conversation's id, for a question asked in one
     citations: list = field(default_factory=list)  # evidence.Citation, verified against the context
     forced: bool = False  # the answer was forced at the iteration limit (the last-chance turn)
-    disputed: str | None = None  # a second reading of the evidence answered this instead
+    disputed: str | None = None  # why the answer's evidence does not bear it out (node.Node._reread)
     exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
 
     @property
@@ -173,7 +173,7 @@ class Run:
         if r.forced:
             notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
         if r.disputed is not None:
-            notes.append(f'a second reading of the evidence answers "{r.disputed}": the answer may misread its quote')
+            notes.append(f"{r.disputed}: the answer may not be what its evidence says")
         elif any(c.verified for c in r.citations) and not labels["supported"]:
             notes.append("the answer only repeats the question (its evidence does not count)")
         elif not labels["supported"]:

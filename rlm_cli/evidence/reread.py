@@ -96,6 +96,13 @@ def computed_word(question: str, answer: str) -> bool:
     return not applies(question) and not re.search(r"\d", answer) and len(answer.split()) <= 6
 
 
+def ungrounded(answer: str, question: str, text: str) -> bool:
+    """A long answer (eight or more words beyond the question's) most of whose words are not in `text` (the
+    passage around its evidence): written from memory, with a real quote attached."""
+    words = _words(answer) - _words(question)
+    return len(words) >= 8 and len(words & _words(text)) * 3 < len(words)
+
+
 def reading_of(reply: str) -> str | None:
     """The reader's answer, or None when it could not tell (NONE, "not stated", an empty reply) or did not
     answer the way it was asked (a reply with code in it is no reading)."""

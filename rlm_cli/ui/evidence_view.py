@@ -35,7 +35,7 @@ def caution(labels: dict) -> str | None:
     if labels.get("forced"):
         return "forced at the iteration limit: a best guess"
     if labels.get("confidence") == "disputed":
-        return "disputed: a second reading of its evidence gives another answer"
+        return "disputed: its evidence does not bear it out"
     if labels.get("supported") is False:
         return "no verified evidence"
     return None
