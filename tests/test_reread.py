@@ -66,6 +66,8 @@ def test_what_counts_as_a_reading(reply, reading):
     ("NCR Corporation", "NCR", "Which company was Stuart Anderson with?", True),
     ("It ends the process", "Unfinished Top-Level Await", "What does exit code 13 mean?", False),
     ("opcode 14", "the opcode", "What is the opcode of GetGeometry?", True),  # a reading of question words: no view
+    ("7783794", "amber-harbor-24, vivid-lantern-50", "What are the numbers for amber-harbor-24, vivid-lantern-50?",
+     True),  # the keys' numbers are the question's
 ])
 def test_agreement(answer, reading, question, same):
     assert reread.agrees(answer, reading, question) is same

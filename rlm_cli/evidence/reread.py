@@ -134,7 +134,8 @@ def agrees(answer: str, reading: str, question: str) -> bool:
     agrees."""
     from ..engine.repeats import _numbers
 
-    ours, theirs = _numbers(answer), _numbers(reading)
+    asked_numbers = _numbers(question)  # "amber-harbor-24" in the question: its 24 is no answer
+    ours, theirs = _numbers(answer) - asked_numbers, _numbers(reading) - asked_numbers
     if ours and theirs:
         return bool(ours & theirs)
     asked = _words(question)

@@ -279,16 +279,14 @@ class Repl:
     def _run(self, code: str) -> None:
         tree = ast.parse(code, "<repl>", "exec")
         defs = [n for n in tree.body if isinstance(n, DEF_NODES)]
-        last = tree.body[-1] if tree.body else None
         try:
-            if isinstance(last, ast.Expr):
-                tree.body.pop()
-                exec(compile(tree, "<repl>", "exec"), self.namespace)
-                value = eval(compile(ast.Expression(last.value), "<repl>", "eval"), self.namespace)
-                if value is not None:
-                    print(repr(value))
-            else:
-                exec(compile(tree, "<repl>", "exec"), self.namespace)
+            for run in _sibling("worker_state").runs(tree.body):  # a bare expression's value is printed
+                if isinstance(run, ast.Expr):
+                    value = eval(compile(ast.Expression(run.value), "<repl>", "eval"), self.namespace)
+                    if value is not None:
+                        print(repr(value))
+                else:
+                    exec(compile(ast.Module(run, type_ignores=[]), "<repl>", "exec"), self.namespace)
         finally:  # also when FINAL or an error ended the block: what ran is defined
             _sibling("worker_state").record_defs(self, code, defs)
 

@@ -1,6 +1,6 @@
 """Worker side of REPL state kept across questions (conversations): the variables model code made,
 pickled one by one (functions, classes and imports replayed from their source instead), and their
-names, types and sizes. Loaded by path from worker.py; standard library only. The host never
+names, types and sizes; and how a block's statements are run (`runs`). Loaded by path from worker.py; standard library only. The host never
 unpickles what this writes: only a later worker does (rlm_cli/sandbox/state.py)."""
 from __future__ import annotations
 
@@ -104,3 +104,24 @@ def record_defs(repl, code: str, nodes: list) -> None:
             if src and name in repl.namespace and name not in repl.reserved:
                 repl.defs.pop(name, None)
                 repl.defs[name] = src  # (re-inserted: dicts keep the order of the latest definitions)
+
+
+def runs(body: list) -> list:
+    """The block's top-level statements as runs to execute: each bare expression alone (its value is
+    printed, as in a notebook cell where every expression shows: `search("a")` then `search("b")` shows
+    both), a string constant that is not the last statement kept with the code (a comment-like string),
+    and the statements between them together."""
+    out, chunk = [], []
+    for i, node in enumerate(body):
+        shown = isinstance(node, ast.Expr) and not (
+            isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) and i < len(body) - 1)
+        if shown:
+            if chunk:
+                out.append(chunk)
+                chunk = []
+            out.append(node)
+        else:
+            chunk.append(node)
+    if chunk:
+        out.append(chunk)
+    return out
