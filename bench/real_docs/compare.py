@@ -1,5 +1,6 @@
 """Print a Markdown table of real-document runs side by side: one column per results file of
-bench/real_docs/run.sh (same questions, same order), a ✓/✗ per question and the right count.
+bench/real_docs/run.sh (same questions, same order), a ✓/✗ per question (with the answer's flag:
+unverified, disputed or forced), the right count, and how many wrong answers carried no flag.
 Usage: python bench/real_docs/compare.py QUESTIONS.tsv NAME=RESULTS.tsv [NAME=RESULTS.tsv ...]"""
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ def cell(result: list[str] | None) -> str:
         return "not run"
     mark = "✓" if result[1] == "RIGHT" else "✗"
     flag = result[4].split()[-3] if len(result) > 4 and len(result[4].split()) >= 3 else ""
-    return f"{mark} ({flag})" if flag in ("unverified", "forced") else mark
+    return f"{mark} ({flag})" if flag in ("unverified", "forced", "disputed") else mark
+
+
+def plain_wrong(result: list[str]) -> bool:
+    """A wrong answer reported as a plain verified one (not flagged)."""
+    return result[1] != "RIGHT" and "(" not in cell(result)
 
 
 def main(argv: list[str]) -> None:
@@ -29,6 +35,8 @@ def main(argv: list[str]) -> None:
         print(f"| {doc} | {question} | {expected} | " + " | ".join(cells) + " |")
     totals = [f"**{sum(x[1] == 'RIGHT' for x in r)}/{len(questions)}**" for _, r in runs]
     print("| | | right | " + " | ".join(totals) + " |")
+    unflagged = [f"{sum(plain_wrong(x) for x in r)}" for _, r in runs]
+    print("| | | wrong and not flagged | " + " | ".join(unflagged) + " |")
 
 
 if __name__ == "__main__":
