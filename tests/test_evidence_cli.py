@@ -295,3 +295,21 @@ def test_a_short_answer_its_evidence_does_not_contain_is_sent_back_once(cli, scr
                     {"turn": 1, "when": "Question", "reply": hop}])
     obj = cli(["ask", doc, q, "-m", model, "--json", "--no-reread"]).json()
     assert (obj["answer"], obj["iterations"], obj["supported"]) == ("Ostmark", 2, True)
+
+
+def test_a_looked_up_number_kept_against_its_evidence_is_flagged_but_a_computed_one_is_not(cli, script, tmp_path):
+    """Told once that its evidence does not show its number, a model that submits it again is taken at
+    its word only for a computed answer (a total); a looked-up one is labelled disputed."""
+    doc = tmp_path / "exit.txt"
+    doc.write_text("The listener callback is invoked with the exit code.\n9 Invalid Argument: an unknown option.\n"
+                   "Revenue by quarter: 118.4, 131.9, 127.2 and 146.5 million.\n")
+    guess = repl("FINAL('13', evidence='The listener callback is invoked with the exit code.')")
+    r = cli(["ask", doc, "Which exit code is used for an Invalid Argument?", "-m",
+             script([{"when": ".", "reply": guess}]), "--json", "--no-reread"])
+    obj = r.json()
+    assert (obj["answer"], obj["iterations"], obj["supported"], obj["confidence"]) == ("13", 2, False, "disputed")
+    assert "the answer's numbers are not in its evidence" in r.stderr
+    total = repl("FINAL('524.0 million', evidence='118.4, 131.9, 127.2 and 146.5')")
+    obj = cli(["ask", doc, "What was the total revenue?", "-m", script([{"when": ".", "reply": total}]),
+               "--json", "--no-reread"]).json()
+    assert (obj["iterations"], obj["supported"], obj["confidence"]) == (2, True, "verified")

@@ -123,7 +123,8 @@ def test_an_agreeing_or_silent_reader_and_no_reread_leave_the_answer_alone(cli, 
         assert (obj["answer"], obj["iterations"], obj["confidence"]) == ("9", 1, "verified")
     wrong = {"when": ".", "reply": repl("FINAL('Section 8', evidence='9. TERMINATION')")}
     obj = cli(["ask", doc, QUESTION, "-m", script([reader("9"), wrong]), "--json", "--no-reread"]).json()
-    assert (obj["iterations"], obj["confidence"]) == (2, "verified")  # only the numbers check ran
+    assert (obj["iterations"], obj["confidence"]) == (2, "disputed")  # only the numbers check ran: 8 is not in it
+    assert any("numbers are not in its evidence" in w for w in obj["warnings"])
     assert not any('"role": "check"' in line for line in open(obj["trajectory"]))
 
 

@@ -101,8 +101,24 @@ class Node:
             return False
         if self._reread(final, citations, iteration + 1, limit):
             return False
+        self.disputed = self.disputed or self._unshown(final, citations)
         self.citations = citations
         return True
+
+    def _unshown(self, final: str, citations: list) -> str | None:
+        """Why an answer kept after being told cannot count as supported: a looked-up answer (not a count
+        or total) whose numbers, or for a short one its words, are not in its verified evidence."""
+        from ..evidence import reread
+
+        quotes = [c.quote for c in citations if c.verified]
+        if not quotes or not reread.applies(self.question):
+            return None
+        where = [f"{c.source} {c.location if asks_where(self.question) else ''}" for c in citations if c.verified]
+        if numbers_not_in(final, quotes + where):
+            return "the answer's numbers are not in its evidence"
+        if words_not_in(final, quotes, self.question):
+            return "none of the answer's words is in its evidence"
+        return None
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
