@@ -22,7 +22,7 @@ SCENARIOS = {
               {"when": "boom", "reply": R.format("FINAL(1)")}],
     "evidence": [{"turn": 1, "when": "Question: q", "reply": R.format(
         "c = rlm_query('sub q', context[:4])\nFINAL(c, evidence=['some text', 'made up'])")},
-        {"when": "sub q", "reply": R.format("FINAL('child', evidence='some')")}],
+        {"when": "sub q", "reply": R.format("FINAL('some text', evidence='some')")}],
     "unsupported": [{"when": ".", "reply": R.format("FINAL('no proof')")}],
 }
 CONFIG = {"unsupported": {"evidence": "required"}}
