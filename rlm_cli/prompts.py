@@ -92,6 +92,11 @@ ABSENT = """Check this before it is accepted: your answer "{answer}" is not in t
 print it; if the evidence shows a different answer, answer with that. Then call FINAL(answer, evidence=[...]) \
 with a quote that contains the answer. Turn {turn} of {max_iterations}."""
 
+KIND = """Check this before it is accepted: the question asks which {want}, but your evidence calls \
+"{answer}" a {kind}: "{quote}". If that {kind} leads to the {want}, find the text that says so (for \
+example search("{answer}")) and answer with the {want}. If "{answer}" is the {want}, call FINAL again \
+with it. Turn {turn} of {max_iterations}."""
+
 ITEMS = """Check this before it is accepted: the question asks about each of {items}, but your answer \
 "{answer}" does not mention {missing}. Find each one (search for it) and answer for all of them, in the form \
 the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
@@ -205,6 +210,13 @@ def absent(answer: str, quotes: list[str], turn: int, max_iterations: int) -> st
     """What the model is told when no word of its short answer is in the evidence it gave."""
     return ABSENT.format(answer=_short(answer, 200), quote=_short(quotes[0], 400), turn=turn,
                          max_iterations=max_iterations)
+
+
+def kind(answer: str, want: str, kind: str, quotes: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when its evidence calls the answer another kind of thing than the question
+    asks for (a city for "which country")."""
+    return KIND.format(want=want, kind=kind, answer=_short(answer, 100), quote=_short(quotes[0], 300), turn=turn,
+                       max_iterations=max_iterations)
 
 
 def items(answer: str, missing: list[str], turn: int, max_iterations: int) -> str:

@@ -313,3 +313,20 @@ def test_a_looked_up_number_kept_against_its_evidence_is_flagged_but_a_computed_
     obj = cli(["ask", doc, "What was the total revenue?", "-m", script([{"when": ".", "reply": total}]),
                "--json", "--no-reread"]).json()
     assert (obj["iterations"], obj["supported"], obj["confidence"]) == (2, True, "verified")
+
+
+def test_a_city_given_for_which_country_is_sent_back_with_a_search_to_follow(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("Records show that Lena Rossi is employed by Brightmoor Holdings.\n"
+                   "The head office of Brightmoor Holdings is in the city of Brackwater.\n"
+                   "The city of Brackwater lies in the country of Ostmark.\n")
+    q = "In which country is the head office of the company that employs Lena Rossi?"
+    city = repl("FINAL('Brackwater', evidence='The head office of Brightmoor Holdings is in the city of Brackwater.')")
+    country = repl("FINAL('Ostmark', evidence='The city of Brackwater lies in the country of Ostmark.')")
+    model = script([{"when": 'asks which country, but your evidence calls "Brackwater" a city.*search\\("Brackwater"\\)',
+                     "reply": country}, {"turn": 1, "when": "Question", "reply": city}])
+    obj = cli(["ask", doc, q, "-m", model, "--json", "--no-reread"]).json()
+    assert (obj["answer"], obj["iterations"], obj["confidence"]) == ("Ostmark", 2, "verified")
+    r = cli(["ask", doc, q, "-m", script([{"when": ".", "reply": city}]), "--json", "--no-reread"])
+    assert (r.json()["iterations"], r.json()["confidence"]) == (2, "disputed")
+    assert "the question asks for a country, its evidence calls the answer a city" in r.stderr

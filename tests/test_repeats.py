@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.engine.repeats import echoes_question, numbers_not_in, unanswered, words_not_in
+from rlm_cli.engine.repeats import echoes_question, numbers_not_in, unanswered, words_not_in, wrong_kind
 
 OPCODE = "What is the opcode of the GetGeometry request?"
 MAINTAINER = "Who is the maintainer of this FAQ?"
@@ -78,3 +78,16 @@ HOP = "In which country is the head office of the company that employs Lena Ross
 ])
 def test_a_short_answer_none_of_whose_words_is_in_its_evidence(answer, quotes, question, missing):
     assert words_not_in(answer, quotes, question) == missing
+
+
+@pytest.mark.parametrize("answer, quotes, question, kind", [
+    ("Brackwater", ["The head office of Brightmoor Holdings is in the city of Brackwater."], HOP, ("country", "city")),
+    ("Ostmark", ["The city of Brackwater lies in the country of Ostmark."], HOP, None),  # names the country
+    ("NCR", ["Stuart Anderson of NCR Corporation"], "Which company was the author with?", None),
+    ("9", ["9. TERMINATION"], "Which numbered section is titled Termination?", None),
+    ("Oslo", ["the capital of Norway is the city of Oslo"], "What is the capital of Norway?", None),  # "what is"
+    ("Greywater", ["the port of Greywater"], "Which ports are free?", None),  # ports / port: the same kind
+    ("a long answer of many words here", ["the city of a long answer of many words here"], HOP, None),
+])
+def test_an_answer_its_evidence_calls_another_kind_of_thing(answer, quotes, question, kind):
+    assert wrong_kind(answer, quotes, question) == kind

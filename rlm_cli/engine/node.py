@@ -10,7 +10,7 @@ from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from ..redact import redact_known
 from .history import fit_history
-from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered, words_not_in
+from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered, words_not_in, wrong_kind
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -118,6 +118,9 @@ class Node:
             return "the answer's numbers are not in its evidence"
         if words_not_in(final, quotes, self.question):
             return "none of the answer's words is in its evidence"
+        kind = wrong_kind(final, quotes, self.question)
+        if kind:
+            return f"the question asks for a {kind[0]}, its evidence calls the answer a {kind[1]}"
         return None
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
@@ -145,6 +148,11 @@ class Node:
         if "numbers" not in self.told and missing:
             self.told.add("numbers")
             self.messages.append({"role": "user", "content": prompts.numbers(final, missing, quotes, turn, limit)})
+            return True
+        kind = wrong_kind(final, quotes, self.question)
+        if "kind" not in self.told and kind:
+            self.told.add("kind")
+            self.messages.append({"role": "user", "content": prompts.kind(final, *kind, quotes, turn, limit)})
             return True
         if "words" not in self.told and words_not_in(final, quotes, self.question):
             self.told.add("words")

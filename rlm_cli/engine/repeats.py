@@ -68,6 +68,28 @@ def words_not_in(answer: str, quotes: list[str], question: str) -> list[str]:
     return [] if wanted & seen else sorted(wanted)
 
 
+_WH = re.compile(r"\b(?:which|what)\s+([a-z]+)\b", re.I)
+_NOT_A_KIND = frozenset("is are was were does do did the a an of kind type sort in on".split())
+
+
+def wrong_kind(answer: str, quotes: list[str], question: str) -> tuple[str, str] | None:
+    """(the kind asked for, the kind the evidence gives the answer) when the question asks "which
+    country" and the evidence calls the answer "the city of X", and names no country: one step of a
+    chain answered for the whole. None otherwise."""
+    m = _WH.search(question)
+    want = m.group(1).lower() if m else ""
+    said = answer.strip().strip(".\"'")
+    if not want or want in _NOT_A_KIND or not said or len(said.split()) > 4:
+        return None
+    if any(re.search(rf"\b{re.escape(want)}", q, re.I) for q in quotes):
+        return None
+    for q in quotes:
+        called = re.search(rf"\b(?:the|a|an)\s+([a-z]+)\s+(?:of|called|named)\s+{re.escape(said)}(?!\w)", q, re.I)
+        if called and called.group(1).lower().rstrip("s") != want.rstrip("s"):
+            return want, called.group(1).lower()
+    return None
+
+
 _ITEM = r"[\w][\w.'/-]*(?: [\w][\w.'/-]*){0,3}"
 _LIST = re.compile(rf"({_ITEM}(?:, {_ITEM}){{1,}},? (?:and |& )?{_ITEM}|{_ITEM}(?:, {_ITEM}){{2,}})")
 _PLURAL = re.compile(r"\b(are|were)\b", re.I)
