@@ -16,7 +16,10 @@ def cell(result: list[str] | None) -> str:
     if result is None:
         return "not run"
     mark = "✓" if result[1] == "RIGHT" else "✗"
-    flag = result[4].split()[-3] if len(result) > 4 and len(result[4].split()) >= 3 else ""
+    words = result[4].split() if len(result) > 4 else []
+    if len(words) >= 2 and words[-2] != "ok":  # no answer: the run ended with "limit" or an error (exit != 0)
+        return f"{mark} (no answer: {words[-2]})"
+    flag = words[-3] if len(words) >= 3 else ""
     return f"{mark} ({flag})" if flag in ("unverified", "forced", "disputed") else mark
 
 
