@@ -283,12 +283,17 @@ def test_an_answer_that_leaves_out_keys_the_question_lists_is_sent_back_once(cli
     assert (obj["answer"], obj["iterations"]) == ("111", 2)  # told once, then taken as it is
 
 
-def test_a_short_answer_its_evidence_does_not_contain_is_sent_back_once(cli, script, tmp_path):
+def chain(tmp_path):
+    """A three-hop document (person -> employer -> head office city -> country) and its question."""
     doc = tmp_path / "d.txt"
     doc.write_text("Records show that Lena Rossi is employed by Brightmoor Holdings.\n"
                    "The head office of Brightmoor Holdings is in the city of Brackwater.\n"
                    "The city of Brackwater lies in the country of Ostmark.\n")
-    q = "In which country is the head office of the company that employs Lena Rossi?"
+    return doc, "In which country is the head office of the company that employs Lena Rossi?"
+
+
+def test_a_short_answer_its_evidence_does_not_contain_is_sent_back_once(cli, script, tmp_path):
+    doc, q = chain(tmp_path)
     hop = repl("FINAL('Aldermere', evidence='Lena Rossi is employed by Brightmoor Holdings')")
     fixed = repl("FINAL('Ostmark', evidence='The city of Brackwater lies in the country of Ostmark.')")
     model = script([{"when": 'your answer "Aldermere" is not in the evidence you gave', "reply": fixed},
@@ -316,11 +321,7 @@ def test_a_looked_up_number_kept_against_its_evidence_is_flagged_but_a_computed_
 
 
 def test_a_city_given_for_which_country_is_sent_back_with_a_search_to_follow(cli, script, tmp_path):
-    doc = tmp_path / "d.txt"
-    doc.write_text("Records show that Lena Rossi is employed by Brightmoor Holdings.\n"
-                   "The head office of Brightmoor Holdings is in the city of Brackwater.\n"
-                   "The city of Brackwater lies in the country of Ostmark.\n")
-    q = "In which country is the head office of the company that employs Lena Rossi?"
+    doc, q = chain(tmp_path)
     city = repl("FINAL('Brackwater', evidence='The head office of Brightmoor Holdings is in the city of Brackwater.')")
     country = repl("FINAL('Ostmark', evidence='The city of Brackwater lies in the country of Ostmark.')")
     model = script([{"when": 'asks which country, but your evidence calls "Brackwater" a city.*search\\("Brackwater"\\)',
