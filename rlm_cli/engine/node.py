@@ -110,10 +110,9 @@ class Node:
         or total) whose numbers, or for a short one its words, are not in its verified evidence."""
         from ..evidence import reread
 
-        quotes = [c.quote for c in citations if c.verified]
+        quotes, where = self._shown(citations)
         if not quotes or not reread.applies(self.question):
             return None
-        where = [f"{c.source} {c.location if asks_where(self.question) else ''}" for c in citations if c.verified]
         if numbers_not_in(final, quotes + where):
             return "the answer's numbers are not in its evidence"
         if words_not_in(final, quotes, self.question):
@@ -122,6 +121,13 @@ class Node:
         if kind:
             return f"the question asks for a {kind[0]}, its evidence calls the answer a {kind[1]}"
         return None
+
+    def _shown(self, citations: list) -> tuple[list[str], list[str]]:
+        """What the verified evidence shows: its quotes, and where each is (the page/line number counts as
+        shown only when the question asks where something is)."""
+        places = asks_where(self.question)
+        verified = [c for c in citations if c.verified]
+        return [c.quote for c in verified], [f"{c.source} {c.location if places else ''}" for c in verified]
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
@@ -142,8 +148,7 @@ class Node:
             self.told.add("items")
             self.messages.append({"role": "user", "content": prompts.items(final, missing_items, turn, limit)})
             return True
-        places = asks_where(self.question)  # then the evidence's page/line numbers count as shown
-        where = [f"{c.source} {c.location if places else ''}" for c in citations if c.verified]
+        where = self._shown(citations)[1]
         missing = numbers_not_in(final, quotes + where)
         if "numbers" not in self.told and missing:
             self.told.add("numbers")
