@@ -54,7 +54,8 @@ class RLMResult:
     citations: list[dict] = field(default_factory=list)  # verified evidence: quote, source, location, start, end, verified
     supported: bool | None = None  # at least one citation verified (None: no answer)
     forced: bool | None = None  # the answer was forced at the iteration limit
-    confidence: str | None = None  # verified | unverified | forced
+    confidence: str | None = None  # verified | unverified | disputed | reread | forced
+    model_answer: str | None = None  # the root model's own answer when `response` is the second reading
 
     @property
     def exit_status(self) -> ExitStatus:

@@ -44,7 +44,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     NODE_END: (("status", "answer", "iterations"), ("error", "citations", "forced")),
     WARNING: (("message",), ()),
     RUN_END: (("status", "exit_code", "answer", "error", "usage") + _TOTALS,
-              ("cache_hits", "citations", "supported", "forced", "confidence")),
+              ("cache_hits", "citations", "supported", "forced", "confidence", "model_answer")),
     INTERRUPTED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
     FAILED: (("error", "exit_code") + _TOTALS, ("cache_hits",)),
 }

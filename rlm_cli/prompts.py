@@ -74,9 +74,18 @@ NO_EVIDENCE = """Your answer was not accepted: evidence is required and {problem
 evidence=[...]) again with an exact quote copied from text the REPL printed, or a search hit. \
 Turn {turn} of {max_iterations}."""
 
-ECHO = """Not accepted: your FINAL only repeats words of the question "{question}" instead of answering it.{quote} \
-Call FINAL again with what the text says the answer is (a value, a name, a date...), not the question's \
-words. Turn {turn} of {max_iterations}."""
+ECHO = """Not accepted: your FINAL only repeats words of the question "{question}" instead of answering it.{quote}\
+{reading} Call FINAL again with what the text says the answer is (a value, a name, a date...), not the \
+question's words. Turn {turn} of {max_iterations}."""
+
+ECHO_READING = """ A second reader, given only the question and the text around your evidence, answered \
+"{reading}": if that answers the question, call FINAL again with "{reading}" as the answer and the same \
+evidence."""
+
+NOTHING = """Check this before it is accepted: a second reader, given only the question and the text around \
+your evidence, found no answer to the question in it, so your evidence may be about something else. Search \
+for the text that states the answer, print it, and quote it in FINAL. If your evidence does state "{answer}", \
+call FINAL again with it. Turn {turn} of {max_iterations}."""
 
 UNVERIFIED = """Not accepted yet: none of your evidence is in the document ({problems}), so your answer looks \
 like a guess. Find the text that answers "{question}": search other words, or read around a hit, and print \
@@ -187,11 +196,18 @@ def outputs_message(results: list[tuple[int, str]], turn: int, max_iterations: i
                        budget=f" Budget left: {budget}." if budget else "")
 
 
-def echo(question: str, quotes: list[str], turn: int, max_iterations: int) -> str:
-    """What the model is told when its FINAL only repeats the question: the question, and the evidence
-    it gave (the answer is usually in it)."""
+def echo(question: str, quotes: list[str], turn: int, max_iterations: int, reading: str | None = None) -> str:
+    """What the model is told when its FINAL only repeats the question: the question, the evidence it gave
+    (the answer is usually in it), and what a second reading of that evidence answered."""
     quote = f' Your evidence says: "{_short(quotes[0], 400)}"' if quotes else ""
-    return ECHO.format(question=_short(question), quote=quote, turn=turn, max_iterations=max_iterations)
+    read = ECHO_READING.format(reading=_short(reading, 200).replace('"', "'")) if reading else ""
+    return ECHO.format(question=_short(question), quote=quote, reading=read, turn=turn,
+                       max_iterations=max_iterations)
+
+
+def nothing(answer: str, turn: int, max_iterations: int) -> str:
+    """What the model is told when a second reading of its evidence finds no answer in it."""
+    return NOTHING.format(answer=_short(answer, 200), turn=turn, max_iterations=max_iterations)
 
 
 def unverified(question: str, citations: list, turn: int, max_iterations: int) -> str:

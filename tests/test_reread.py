@@ -54,6 +54,20 @@ def test_the_passage_is_the_text_around_verified_quotes_merged_and_capped():
 ])
 def test_what_counts_as_a_reading(reply, reading):
     assert reread.reading_of(reply) == reading
+    assert reread.finds_nothing(reply) is (reply in ("NONE", "The passage does not say.", "Not stated in the passage.",
+                                                     "I cannot tell from this."))
+
+
+@pytest.mark.parametrize("reading, passage, copied", [
+    ("9", "Filler.\n9. TERMINATION\nYou may not copy", True),
+    ("Section 9", "Filler.\n9. TERMINATION\nYou may not copy", False),  # "section" is not in it
+    ("/var/lib/dpkg/triggers/Lock", "/var/lib/dpkg/triggers/Lock is the fcntl lockfile", True),
+    ("Niels Möller", "written by Niels Moller in 2001", True),
+    ("12", "section 120 and 312", False),  # a number must be one of the passage's numbers, not part of one
+    ("the", "the passage", False),  # nothing beyond filler
+])
+def test_a_reading_counts_as_copied_when_all_its_words_are_in_the_passage(reading, passage, copied):
+    assert reread.grounded(reading, passage) is copied
 
 
 @pytest.mark.parametrize("answer, reading, question, same", [
@@ -68,6 +82,13 @@ def test_what_counts_as_a_reading(reply, reading):
     ("opcode 14", "the opcode", "What is the opcode of GetGeometry?", True),  # a reading of question words: no view
     ("7783794", "amber-harbor-24, vivid-lantern-50", "What are the numbers for amber-harbor-24, vivid-lantern-50?",
      True),  # the keys' numbers are the question's
+    ("section 3", "Public License Fallback", "What is the title of section 3 of this document?", False),
+    ("alias", "collect", "What alias does _.map have?", False),  # an answer of the question's words says nothing
+    ("opcode", "14", "What is the opcode of GetGeometry?", False),
+    ("16384", "CHUNK", "What value is CHUNK defined as?", True),  # a reading of the question's words says nothing
+    ("Yes", "Yes, it may be copied.", "May the work be copied?", True),
+    ("No", "Yes, it may be copied.", "May the work be copied?", False),
+    ("No.", "the passage says copying is allowed", "May the work be copied?", True),  # no yes/no: no view
 ])
 def test_agreement(answer, reading, question, same):
     assert reread.agrees(answer, reading, question) is same
@@ -84,7 +105,7 @@ def reader(reply: str) -> dict:
     return {"when": "^Read this passage from a document", "reply": reply}
 
 
-def test_an_answer_the_second_reading_contradicts_is_sent_back_once_then_labelled_disputed(cli, script, tmp_path):
+def test_an_answer_kept_against_a_reading_copied_from_its_evidence_gives_way_to_the_reading(cli, script, tmp_path):
     doc = tmp_path / "gfdl.txt"
     doc.write_text(DOC)
     model = script([reader("9"),
@@ -94,11 +115,60 @@ def test_an_answer_the_second_reading_contradicts_is_sent_back_once_then_labelle
     r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
     obj = r.json()
     assert obj["status"] == "ok" and r.exit_code == 0
-    assert (obj["answer"], obj["supported"], obj["confidence"]) == ("Section 42", False, "disputed")
+    assert (obj["answer"], obj["supported"], obj["confidence"]) == ("9", False, "reread")
+    assert obj["model_answer"] == "Section 42"
     assert obj["citations"][0]["verified"] is True  # the quote itself is real
-    assert any('second reading of the evidence answers "9"' in w for w in obj["warnings"])
-    assert 'second reading of the evidence answers "9"' in r.stderr
-    assert obj["iterations"] == 3  # numbers check, then the reading, then accepted as disputed
+    warning = 'the model answered "Section 42", which a second reading of its evidence contradicts'
+    assert any(warning in w for w in obj["warnings"]) and warning in r.stderr
+    assert obj["iterations"] == 3  # numbers check, then the reading, then the reading answers
+    shown = cli(["logs", "show", "latest", "--color", "never", "--width", "90"]).stdout
+    assert shown[shown.index("╭─ Answer"):].splitlines()[:2] == [
+        "╭─ Answer · from a second reading of its evidence, not the model's own answer ───────────╮",
+        "│ 9" + " " * 86 + "│"]
+
+
+def test_a_reading_not_copied_from_the_evidence_only_disputes_the_answer(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    model = script([reader("Section 12"),  # not in the passage: the reader wrote it, it did not read it
+                    {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
+    r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
+    obj = r.json()
+    assert (obj["answer"], obj["supported"], obj["confidence"], obj["model_answer"]) == ("9", False, "disputed", None)
+    assert any('second reading of the evidence answers "Section 12"' in w for w in obj["warnings"])
+    assert 'second reading of the evidence answers "Section 12"' in r.stderr
+
+
+def test_an_answer_that_repeats_the_question_is_told_what_its_evidence_reads(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    echo = repl("FINAL('numbered section', evidence='9. TERMINATION')")
+    told = 'only repeats words of the question.*A second reader.*answered "9": if that answers the question'
+    model = script([reader("9"), {"when": told, "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": echo}])
+    obj = cli(["ask", doc, QUESTION, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["iterations"]) == ("9", "verified", 2)
+    checks = [line for line in open(obj["trajectory"]) if '"role": "check"' in line and "model_start" in line]
+    assert len(checks) == 1  # read once, for the echo; the answer that took it is not read again
+    # kept against it, the reading answers (the echo's message counted as the reading told)
+    obj = cli(["ask", doc, QUESTION, "-m", script([reader("9"), {"when": ".", "reply": echo}]), "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["model_answer"], obj["iterations"]) == (
+        "9", "reread", "numbered section", 2)
+
+
+def test_a_reader_that_finds_nothing_in_the_evidence_sends_it_back_once_then_disputes(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    told = "found no answer to the question in it"
+    model = script([reader("NONE"), {"when": told, "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
+    obj = cli(["ask", doc, QUESTION, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["supported"], obj["iterations"]) == ("9", "disputed", False, 2)
+    assert any("finds no answer to the question in it" in w for w in obj["warnings"])
+    # a reply that is no reading at all (code, nothing) is not "found nothing"
+    obj = cli(["ask", doc, QUESTION, "-m", script([reader("```repl\nx\n```"), {"when": ".", "reply": repl(
+        "FINAL('9', evidence='9. TERMINATION')")}]), "--json"]).json()
+    assert (obj["confidence"], obj["iterations"]) == ("verified", 1)
 
 
 def test_an_answer_that_takes_the_reading_is_supported_without_another_call(cli, script, tmp_path):
@@ -114,11 +184,11 @@ def test_an_answer_that_takes_the_reading_is_supported_without_another_call(cli,
     assert len(checks) == 1  # the answer that agrees with the reading it was told about is not re-read
 
 
-def test_an_agreeing_or_silent_reader_and_no_reread_leave_the_answer_alone(cli, script, tmp_path):
+def test_an_agreeing_or_wordless_reader_and_no_reread_leave_the_answer_alone(cli, script, tmp_path):
     doc = tmp_path / "gfdl.txt"
     doc.write_text(DOC)
     right = {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}
-    for reply in ("9. TERMINATION", "NONE"):
+    for reply in ("9. TERMINATION", ""):
         obj = cli(["ask", doc, QUESTION, "-m", script([reader(reply), right]), "--json"]).json()
         assert (obj["answer"], obj["iterations"], obj["confidence"]) == ("9", 1, "verified")
     wrong = {"when": ".", "reply": repl("FINAL('Section 8', evidence='9. TERMINATION')")}
@@ -156,7 +226,7 @@ def test_the_tree_shows_each_second_reading_under_the_final_it_read():
     events = []
     run.bus.add(events.append)
     result = run.execute(QUESTION, Context.from_text(DOC, name="gfdl.txt"))
-    assert (result.labels["confidence"], result.iterations) == ("disputed", 3)
+    assert (result.labels["confidence"], result.iterations, result.answer) == ("reread", 3, "9")
     console = Console(width=100, color_system=None, record=True, file=io.StringIO())
     console.print(TreeState.from_events(events, RenderOptions(show_timings=False)))
     lines = [ln.rstrip() for ln in console.export_text().splitlines()]

@@ -84,7 +84,8 @@ Evidence = Annotated[EvidenceMode, typer.Option(
                        "status 'unsupported' and exit 6, after one request to the model for evidence.")]
 NoReread = Annotated[bool, typer.Option(
     "--no-reread", help="Skip the second reading: by default the sub model re-reads the text around the answer's "
-                        "evidence, and an answer it contradicts is labelled 'disputed'.")]
+                        "evidence; an answer the model keeps against it is labelled 'disputed', or gives way to a reading "
+                        "copied from that text ('reread').")]
 Include = Annotated[List[str], typer.Option("--include", help="Glob of files to read in directories (repeatable).")]
 Exclude = Annotated[List[str], typer.Option("--exclude", help="Glob of files to skip in directories (repeatable).")]
 Password = Annotated[Optional[str], typer.Option("--password", help="Password for encrypted PDFs.")]

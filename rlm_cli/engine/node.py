@@ -30,10 +30,10 @@ class Node:
         self.citations: list = []  # verified against self.text when the node answers (evidence.Citation)
         self.child_citations: list = []  # children's citations, mapped to self.text
         self.forced = False  # the answer came from the last-chance turn
-        self.nudged = False  # told once that evidence is required
-        self.told: set[str] = set()  # answer checks the model was told about once ("echo", "numbers")
+        self.told: set[str] = set()  # answer checks the model was told about once ("echo", "numbers", "evidence")
         self.reading: str | None = None  # the last second reading's answer (None: it could not tell)
         self.disputed: str | None = None  # why the evidence does not bear the answer out (kept against a check)
+        self.model_answer: str | None = None  # the model's own answer, when the answer is the second reading
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -74,8 +74,9 @@ class Node:
                 self.run_.root_iterations = self.iterations
             self.emit(ev.ITERATION, iteration=self.iterations, max_iterations=limit)
             final = self.turn(self.iterations)
-            if final is not None and self._accept(final, self.iterations):
-                return self._answered(final)
+            answer = None if final is None else self._accept(final, self.iterations)
+            if answer is not None:
+                return self._answered(answer)
         self._ask_last_chance()
         final = self.turn(limit + 1, last=True)
         if final is not None:
@@ -84,26 +85,27 @@ class Node:
             return self._answered(final)
         raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
 
-    def _accept(self, final: str, iteration: int) -> bool:
-        """Verify the evidence FINAL carried (with the children's). Refused once each, with the model told
-        why (False): an answer that only repeats the question; one with numbers its verified evidence does
-        not show; with --evidence required, one without verified evidence."""
+    def _accept(self, final: str, iteration: int) -> str | None:
+        """Verify the evidence FINAL carried (with the children's) and return the answer, or None when it
+        is refused, once each, with the model told why: an answer that only repeats the question; one with
+        numbers its verified evidence does not show (and the other checks of `_checks`); with --evidence
+        required, one without verified evidence; one a second reading of its evidence contradicts. The
+        answer returned is the second reading when the model kept an answer it contradicts."""
         from ..evidence import dedupe, verify
 
         limit = self.cfg.limits.max_iterations
         citations = dedupe(verify(self.claims, self.text, self.sources) + self.child_citations)
         if not self.forced and iteration < limit and self._check_told(final, citations, iteration + 1, limit):
-            return False
-        if (self._evidence_required() and not self.nudged and not self.forced and iteration < limit
-                and not any(c.verified for c in citations)):
-            self.nudged = True
-            self.messages.append({"role": "user", "content": prompts.no_evidence(citations, iteration + 1, limit)})
-            return False
+            return None
+        if (self._evidence_required() and not self.forced and iteration < limit
+                and not any(c.verified for c in citations)
+                and self._tell(("evidence",), prompts.no_evidence(citations, iteration + 1, limit))):
+            return None
         if self._reread(final, citations, iteration + 1, limit):
-            return False
+            return None
         self.disputed = self.disputed or self._unshown(final, citations)
         self.citations = citations
-        return True
+        return final if self.model_answer is None else self.reading
 
     def _unshown(self, final: str, citations: list) -> str | None:
         """Why an answer kept after being told cannot count as supported: a looked-up answer (not a count
@@ -130,40 +132,56 @@ class Node:
         return [c.quote for c in verified], [f"{c.source} {c.location if places else ''}" for c in verified]
 
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
-        """Each once: an answer that repeats the question, one whose evidence is all made up (none of it is
-        in the document), one that leaves out items the question lists, or one whose numbers (or, for a
-        short answer without numbers, words) the verified evidence does not show, is sent back with the
-        reason (True)."""
+        """The first of `_checks` the answer fails that the model was not told about yet is sent back with
+        the reason (True)."""
+        return any(self._tell(checks, message) for checks, message in self._checks(final, citations, turn, limit)
+                   if checks[0] not in self.told)
+
+    def _tell(self, checks: tuple[str, ...], message: str) -> bool:
+        """Tell the model `message` unless it was told about the first of `checks` before (each check is
+        told once); the others count as told with it."""
+        if checks[0] in self.told:
+            return False
+        self.told.update(checks)
+        self.messages.append({"role": "user", "content": message})
+        return True
+
+    def _checks(self, final: str, citations: list, turn: int, limit: int):
+        """The checks the answer fails, in order, each with what the model is told: an answer that repeats
+        the question (with a second reading of its evidence, when that names an answer: it counts as the
+        reading told); one whose evidence is all made up (none of it is in the document); one that leaves
+        out items the question lists; one whose numbers (or, for a short answer without numbers, words or
+        kind) the verified evidence does not show. Lazy: a check runs only if the ones before it pass or
+        were told."""
         quotes = [c.quote for c in citations if c.verified]
         if "echo" not in self.told and echoes_question(final, self.question):
-            self.told.add("echo")
-            self.messages.append({"role": "user", "content": prompts.echo(self.question, quotes, turn, limit)})
-            return True
-        if "unverified" not in self.told and citations and not quotes:
-            self.told.add("unverified")
-            self.messages.append({"role": "user", "content": prompts.unverified(self.question, citations, turn, limit)})
-            return True
+            reading = self._echo_reading(final, citations)
+            yield ("echo", "reread") if reading else ("echo",), prompts.echo(self.question, quotes, turn, limit,
+                                                                             reading)
+        if citations and not quotes:
+            yield ("unverified",), prompts.unverified(self.question, citations, turn, limit)
         missing_items = unanswered(final, self.question)
-        if "items" not in self.told and missing_items:
-            self.told.add("items")
-            self.messages.append({"role": "user", "content": prompts.items(final, missing_items, turn, limit)})
-            return True
-        where = self._shown(citations)[1]
-        missing = numbers_not_in(final, quotes + where)
-        if "numbers" not in self.told and missing:
-            self.told.add("numbers")
-            self.messages.append({"role": "user", "content": prompts.numbers(final, missing, quotes, turn, limit)})
-            return True
+        if missing_items:
+            yield ("items",), prompts.items(final, missing_items, turn, limit)
+        missing = numbers_not_in(final, quotes + self._shown(citations)[1])
+        if missing:
+            yield ("numbers",), prompts.numbers(final, missing, quotes, turn, limit)
         kind = wrong_kind(final, quotes, self.question)
-        if "kind" not in self.told and kind:
-            self.told.add("kind")
-            self.messages.append({"role": "user", "content": prompts.kind(final, *kind, quotes, turn, limit)})
-            return True
-        if "words" not in self.told and words_not_in(final, quotes, self.question):
-            self.told.add("words")
-            self.messages.append({"role": "user", "content": prompts.absent(final, quotes, turn, limit)})
-            return True
-        return False
+        if kind:
+            yield ("kind",), prompts.kind(final, *kind, quotes, turn, limit)
+        if words_not_in(final, quotes, self.question):
+            yield ("words",), prompts.absent(final, quotes, turn, limit)
+
+    def _echo_reading(self, final: str, citations: list) -> str | None:
+        """For an answer that repeats the question: what a second reading of its verified evidence answers,
+        when it names something the answer does not (None: no reading, or one that says nothing)."""
+        from ..evidence import reread
+
+        source = self._reread_source(final, citations)
+        if source is None or source[0] != "evidence":
+            return None
+        self.reading = reread.reading_of(self._second_reading(reread.prompt(self.question, source[1])))
+        return self.reading if self.reading and not reread.agrees(final, self.reading, self.question) else None
 
     def _reread(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """A second look at what the answer was read from (evidence/reread.py): the text around the verified
@@ -172,7 +190,7 @@ class Node:
         sent back once (True); kept, it is labelled disputed (self.disputed: why)."""
         from ..evidence import reread
 
-        self.disputed = None
+        self.disputed = self.model_answer = None
         source = self._reread_source(final, citations)
         if source is None:
             return False
@@ -184,18 +202,30 @@ class Node:
         if self.reading and reread.agrees(final, self.reading, self.question):
             return False  # the model took the reading it was told about: no second call
         ask = reread.prompt(self.question, text) if kind == "evidence" else reread.work_prompt(self.question, text)
-        reply = self.run_.complete(self.cfg.sub, [{"role": "user", "content": redact_known(ask)}], self.emit,
-                                   role="check")
+        reply = self._second_reading(ask)
         self.reading = reread.reading_of(reply)
-        if self.reading is None or reread.agrees(final, self.reading, self.question):
+        if self.reading is None:
+            if kind != "evidence" or not reread.finds_nothing(reply):
+                return False
+            return self._dispute("nothing", "a second reading of the evidence finds no answer to the question in it",
+                                 prompts.nothing(final, turn, limit), turn, limit)
+        if reread.agrees(final, self.reading, self.question):
             return False
-        return self._dispute("reread", f'a second reading of the evidence answers "{self.reading}"',
-                             prompts.reread(final, self.reading, turn, limit), turn, limit)
+        if self._dispute("reread", f'a second reading of the evidence answers "{self.reading}"',
+                         prompts.reread(final, self.reading, turn, limit), turn, limit):
+            return True
+        if kind == "evidence" and reread.grounded(self.reading, text):
+            self.model_answer = final  # kept against a reading copied from its own evidence: the reading answers
+        return False
+
+    def _second_reading(self, ask: str) -> str:
+        """The sub model's reply to a second-reading prompt (asked again for each FINAL it reads, so the tree
+        shows each reading under its FINAL)."""
+        return self.run_.complete(self.cfg.sub, [{"role": "user", "content": redact_known(ask)}], self.emit,
+                                  role="check")
 
     def _dispute(self, check: str, why: str, message: str, turn: int, limit: int) -> bool:
-        if check not in self.told and turn <= limit:
-            self.told.add(check)
-            self.messages.append({"role": "user", "content": message})
+        if turn <= limit and self._tell((check,), message):
             return True
         self.disputed = why
         return False

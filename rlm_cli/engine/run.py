@@ -66,6 +66,7 @@ class RunResult:
     citations: list = field(default_factory=list)  # evidence.Citation, verified against the context
     forced: bool = False  # the answer was forced at the iteration limit (the last-chance turn)
     disputed: str | None = None  # why the answer's evidence does not bear it out (node.Node._reread)
+    model_answer: str | None = None  # the root model's own answer, when `answer` is the second reading instead
     exception: BaseException | None = field(default=None, repr=False)  # what stopped it (not serialised)
 
     @property
@@ -74,14 +75,16 @@ class RunResult:
 
     @property
     def labels(self) -> dict:
-        """supported / forced / confidence (evidence.assess) for an answered run; {} without an answer."""
+        """supported / forced / confidence (evidence.assess), and model_answer, for an answered run; {}
+        without an answer."""
         from ..evidence import assess
         from .repeats import echoes_question
 
         if self.answer is None:
             return {}
         return assess(self.citations, self.forced, answers=not echoes_question(self.answer, self.question),
-                      disputed=self.disputed is not None)
+                      disputed=self.disputed is not None, reread=self.model_answer is not None) | {
+            "model_answer": self.model_answer}
 
 
 class Cancelled(RLMError):
@@ -168,11 +171,15 @@ class Run:
         """Evidence and labels on an answered run: a forced or unsupported answer is warned about, and
         with --evidence required an unsupported one ends with status "unsupported" (exit 6)."""
         r.citations, r.forced, r.disputed = list(root.citations), root.forced, root.disputed
+        r.model_answer = root.model_answer
         labels = r.labels
         notes = []
         if r.forced:
             notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
-        if r.disputed is not None:
+        if r.model_answer is not None:
+            notes.append(f'the model answered "{_short(r.model_answer)}", which a second reading of its evidence '
+                         "contradicts: the answer given is that reading")
+        elif r.disputed is not None:
             notes.append(f"{r.disputed}: the answer may not be what its evidence says")
         elif any(c.verified for c in r.citations) and not labels["supported"]:
             notes.append("the answer only repeats the question (its evidence does not count)")
@@ -312,3 +319,8 @@ def new_run_id() -> str:
 
 def limits_dict(limits: Limits) -> dict:
     return {k: v for k, v in vars(limits).items() if v is not None}
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -117,6 +117,12 @@ def reading_of(reply: str) -> str | None:
     return first[:200]
 
 
+def finds_nothing(reply: str) -> bool:
+    """The reader says the passage does not answer the question (NONE, "not stated"...)."""
+    lines = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()]
+    return bool(lines) and "```" not in reply and bool(_CANNOT.search(lines[0].strip(" \"'`*.")))
+
+
 def _words(text: str) -> set[str]:
     plain = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
@@ -128,23 +134,45 @@ def _stem(word: str) -> str:
 
 
 def agrees(answer: str, reading: str, question: str) -> bool:
-    """The reading and the answer name the same thing: a shared number when both have numbers, else a
-    shared word that is not one of the question's; for a question that offers choices, the same first
-    word ("the same" and "same"; not "more" and "less"). Otherwise a reading of only the question's words
-    agrees."""
+    """The reading and the answer name the same thing: the same yes or no when both start with one; a
+    shared number when both have numbers, else a shared word that is not one of the question's; for a
+    question that offers choices, the same first word ("the same" and "same"; not "more" and "less").
+    An answer of only the question's words ("alias" for "What alias does _.map have?") disagrees with a
+    reading that names something ("collect"); a reading of only the question's words agrees with
+    anything."""
     from ..engine.repeats import _numbers
 
     asked_numbers = _numbers(question)  # "amber-harbor-24" in the question: its 24 is no answer
     ours, theirs = _numbers(answer) - asked_numbers, _numbers(reading) - asked_numbers
     if ours and theirs:
         return bool(ours & theirs)
+    said, read = _yes_no(answer), _yes_no(reading)
+    if said and read:
+        return said == read
     asked = _words(question)
     a, r = _words(answer) - asked, _words(reading) - asked
     if a and r:
         return bool(a & r)
     if _CHOICE.search(question):  # "more, less or the same?": the options are the question's own words
         return _first(answer) == _first(reading)
-    return True  # a reading (or an answer) of only the question's words says nothing
+    if (r or theirs) and not (a or ours or said):
+        return False  # the answer names nothing beyond the question ("section 3"), the reading does
+    return True  # a reading of only the question's words says nothing
+
+
+def grounded(reading: str, passage: str) -> bool:
+    """Every word and number of the reading is in the passage it was read from (the reader copied its
+    answer, it did not write one), and it has at least one beyond filler."""
+    from ..engine.repeats import _numbers
+
+    words = _words(reading)
+    return bool(words) and words <= _words(passage) and _numbers(reading) <= _numbers(passage)
+
+
+def _yes_no(text: str) -> str | None:
+    """ "yes" or "no" when the text starts with one ("Yes, it may."), else None."""
+    m = re.match(r"\W*(yes|no)\b", text, re.I)
+    return m.group(1).lower() if m else None
 
 
 def _first(text: str) -> str:

@@ -147,13 +147,16 @@ def adopt(citations: list[Citation], child_text: str, parent_text: str, parent_s
 
 
 # ---- judging a run ------------------------------------------------------------------------------------
-def assess(citations: list[Citation], forced: bool, answers: bool = True, disputed: bool = False) -> dict:
+def assess(citations: list[Citation], forced: bool, answers: bool = True, disputed: bool = False,
+           reread: bool = False) -> dict:
     """The fields that label an answer: supported (a verified citation, and `answers`: the answer is not
-    just the question repeated, and not `disputed`: a second reading of the evidence named another answer),
-    forced (given at the iteration limit), confidence: "verified" | "unverified" | "disputed" | "forced"."""
-    supported = answers and not disputed and any(c.verified for c in citations)
-    confidence = ("forced" if forced else "verified" if supported else
-                  "disputed" if disputed and any(c.verified for c in citations) else "unverified")
+    just the question repeated, and not `disputed`: a second reading of the evidence named another answer,
+    and not `reread`: the answer is that reading, given instead of the model's), forced (given at the
+    iteration limit), confidence: "verified" | "unverified" | "disputed" | "reread" | "forced"."""
+    shown = any(c.verified for c in citations)
+    supported = answers and not disputed and not reread and shown
+    confidence = ("forced" if forced else "verified" if supported else "reread" if reread and shown else
+                  "disputed" if disputed and shown else "unverified")
     return {"supported": supported, "forced": forced, "confidence": confidence}
 
 

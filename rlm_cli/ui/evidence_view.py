@@ -34,6 +34,8 @@ def caution(labels: dict) -> str | None:
         return None
     if labels.get("forced"):
         return "forced at the iteration limit: a best guess"
+    if labels.get("confidence") == "reread":
+        return "from a second reading of its evidence, not the model's own answer"
     if labels.get("confidence") == "disputed":
         return "disputed: its evidence does not bear it out"
     if labels.get("supported") is False:

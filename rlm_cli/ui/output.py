@@ -64,6 +64,7 @@ def result_object(r) -> dict:
         "supported": labels.get("supported"),
         "forced": labels.get("forced"),
         "confidence": labels.get("confidence"),
+        "model_answer": labels.get("model_answer"),
         "iterations": r.iterations,
         "sub_calls": usage.sub_calls,
         "calls": usage.calls,

@@ -308,7 +308,7 @@ class TreeState:
         self.answer = d.get("answer")
         self.error = d.get("error")
         self.citations = [c for c in d.get("citations") or [] if isinstance(c, dict)]
-        self.labels = {k: d[k] for k in ("supported", "forced", "confidence") if k in d}
+        self.labels = {k: d[k] for k in ("supported", "forced", "confidence", "model_answer") if k in d}
         self.duration_s = d.get("duration_s", e.t)
         self._settle(e.t, "error" if self.status not in ("ok", "unsupported") else "ok")
 
