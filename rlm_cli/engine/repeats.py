@@ -24,11 +24,17 @@ def echoes_question(answer: str, question: str) -> bool:
     content = {w for w in words if w not in _FILLER}
     if not content or all(w.isdigit() for w in content):  # "0" for "double 0": a computed value may be
         return False  # one of the question's numbers (the number check looks at numbers)
-    return content <= set(asked) and not _CHOICE.search(question)
+    return content <= set(asked) and not offers_choice(question)
 
 
 _FILLER = frozenset("a an the this that these those its of in on for to is are was were".split())
-_CHOICE = re.compile(r"\b(?:or|whether|either|between|yes|no)\b", re.I)
+_CHOICE = re.compile(r"\b(?:or|whether|either|between)\b", re.I)
+
+
+def offers_choice(question: str) -> bool:
+    """The question offers choices ("A or B?", "more, less or the same", "whether…", "between A and B"):
+    an answer made of the question's own words is expected."""
+    return bool(_CHOICE.search(question))
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -59,7 +65,7 @@ def words_not_in(answer: str, quotes: list[str], question: str) -> list[str]:
     words, or when one of its words is in a quote."""
     from ..evidence.reread import _words, applies
 
-    if not quotes or _numbers(answer) or not applies(question) or _CHOICE.search(question):
+    if not quotes or _numbers(answer) or not applies(question) or offers_choice(question):
         return []
     wanted = _words(answer) - _words(question)
     if not wanted or len(wanted) > 6:

@@ -24,7 +24,6 @@ _CANNOT = re.compile(
     r"^\W*(none|n/?a|unknown|no answer|not (stated|mentioned|given|specified|found|provided|clear|available)|"
     r"the passage (does not|doesn't)|it (is|'s) not|(i )?(cannot|can't|can not|don't|do not)|there is no|"
     r"no information|insufficient)", re.I)
-_CHOICE = re.compile(r"\b(?:or|whether|either)\b", re.I)
 _FILLER = frozenset(
     "a an the this that these those its it of in on at for to by with from as and or is are was were be been "
     "which what who whom whose when where why how does do did answer passage document text one ones he she "
@@ -124,9 +123,14 @@ def finds_nothing(reply: str) -> bool:
 
 
 def _words(text: str) -> set[str]:
+    return set(_tokens(text))
+
+
+def _tokens(text: str) -> list[str]:
+    """The words of `text` that are not filler, casefolded, without accents, a plural "s" dropped."""
     plain = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    return {_stem(w) for w in re.findall(r"[^\W_]+", plain)} - _FILLER
+    return [_stem(w) for w in re.findall(r"[^\W_]+", plain) if w not in _FILLER]
 
 
 def _stem(word: str) -> str:
@@ -140,7 +144,7 @@ def agrees(answer: str, reading: str, question: str) -> bool:
     An answer of only the question's words ("alias" for "What alias does _.map have?") disagrees with a
     reading that names something ("collect"); a reading of only the question's words agrees with
     anything."""
-    from ..engine.repeats import _numbers
+    from ..engine.repeats import _numbers, offers_choice
 
     asked_numbers = _numbers(question)  # "amber-harbor-24" in the question: its 24 is no answer
     ours, theirs = _numbers(answer) - asked_numbers, _numbers(reading) - asked_numbers
@@ -153,7 +157,7 @@ def agrees(answer: str, reading: str, question: str) -> bool:
     a, r = _words(answer) - asked, _words(reading) - asked
     if a and r:
         return bool(a & r)
-    if _CHOICE.search(question):  # "more, less or the same?": the options are the question's own words
+    if offers_choice(question):  # "more, less or the same?": the options are the question's own words
         return _first(answer) == _first(reading)
     if (r or theirs) and not (a or ours or said):
         return False  # the answer names nothing beyond the question ("section 3"), the reading does
@@ -177,6 +181,4 @@ def _yes_no(text: str) -> str | None:
 
 def _first(text: str) -> str:
     """The first word that is not filler ("the same" -> "same", "more common" -> "more")."""
-    plain = unicodedata.normalize("NFKD", text.casefold())
-    words = [_stem(w) for w in re.findall(r"[^\W_]+", plain) if w not in _FILLER]
-    return words[0] if words else ""
+    return next(iter(_tokens(text)), "")
