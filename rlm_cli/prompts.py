@@ -107,9 +107,13 @@ example search("{answer}")) and answer with the {want}. If "{answer}" is the {wa
 with it. Turn {turn} of {max_iterations}."""
 
 ITEMS = """Check this before it is accepted: the question asks about each of {items}, but your answer \
-"{answer}" does not mention {missing}. Find each one (search for it) and answer for all of them, in the form \
-the question asks. If your answer already covers them, call FINAL again with it. Turn {turn} of \
-{max_iterations}."""
+"{answer}" does not mention {missing}. Look each one up, for example:
+```repl
+for item in {listed}:
+    print(item, search(item, k=1))
+```
+then answer for all of them, in the form the question asks. If your answer already covers them, call FINAL \
+again with it. Turn {turn} of {max_iterations}."""
 
 UNGROUNDED = """Check this before it is accepted: most of your answer is not in the text around your evidence, \
 so it looks written from memory. Answer from the document: print the passage that answers the question, \
@@ -235,10 +239,14 @@ def kind(answer: str, want: str, kind: str, quotes: list[str], turn: int, max_it
                        max_iterations=max_iterations)
 
 
-def items(answer: str, missing: list[str], turn: int, max_iterations: int) -> str:
-    """What the model is told when its answer leaves out items the question lists."""
+def items(answer: str, asked: list[str], missing: list[str], turn: int, max_iterations: int) -> str:
+    """What the model is told when its answer leaves out items the question lists: which, and a loop that
+    looks up every item the question lists (so the next answer can cover them all)."""
+    import json
+
     return ITEMS.format(items="the items it lists", answer=_short(answer, 200),
                         missing=", ".join(missing[:8]) + (" …" if len(missing) > 8 else ""),
+                        listed=json.dumps([_short(m, 80) for m in asked[:12]], ensure_ascii=False),
                         turn=turn, max_iterations=max_iterations)
 
 

@@ -283,6 +283,22 @@ def test_an_answer_that_leaves_out_keys_the_question_lists_is_sent_back_once(cli
     assert (obj["answer"], obj["iterations"]) == ("111", 2)  # told once, then taken as it is
 
 
+def test_the_lookup_loop_an_answer_with_missing_keys_is_given_runs_and_shows_every_key(cli, script, tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("filler\n" * 50 + "The number for amber-fox-11 is 111.\n" + "filler\n" * 50
+                   + "The number for brisk-owl-22 is 222.\n" + "filler\n" * 50 + "The number for calm-elk-33 is 333.\n")
+    q = "What are the numbers for amber-fox-11, brisk-owl-22 and calm-elk-33?"
+    loop = 'for item in ["amber-fox-11", "brisk-owl-22", "calm-elk-33"]:\n    print(item, search(item, k=1))'
+    model = script([
+        {"when": "(?s)brisk-owl-22 .*is 222.*calm-elk-33 .*is 333", "reply": repl(
+            "FINAL('amber-fox-11=111\\nbrisk-owl-22=222\\ncalm-elk-33=333', evidence=['is 111', 'is 222', 'is 333'])")},
+        {"when": re.escape(f"```repl\n{loop}\n```"), "reply": repl(loop)},  # the model copies the loop it is given
+        {"turn": 1, "when": "Question", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
+    obj = cli(["ask", doc, q, "-m", model, "--json", "--no-reread"]).json()
+    assert (obj["answer"], obj["iterations"], obj["supported"]) == (
+        "amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333", 3, True)
+
+
 def chain(tmp_path):
     """A three-hop document (person -> employer -> head office city -> country) and its question."""
     doc = tmp_path / "d.txt"

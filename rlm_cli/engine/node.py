@@ -10,7 +10,7 @@ from ..errors import LimitExceeded
 from ..parsing import code_blocks
 from ..redact import redact_known
 from .history import fit_history
-from .repeats import Repeats, asks_where, echoes_question, numbers_not_in, unanswered, words_not_in, wrong_kind
+from .repeats import Repeats, asked_items, asks_where, echoes_question, numbers_not_in, words_not_in, wrong_kind
 from .run import Cancelled, NoAnswer, Run
 
 
@@ -160,9 +160,9 @@ class Node:
                                                                              reading)
         if citations and not quotes:
             yield ("unverified",), prompts.unverified(self.question, citations, turn, limit)
-        missing_items = unanswered(final, self.question)
+        items, missing_items = asked_items(final, self.question)
         if missing_items:
-            yield ("items",), prompts.items(final, missing_items, turn, limit)
+            yield ("items",), prompts.items(final, items, missing_items, turn, limit)
         missing = numbers_not_in(final, quotes + self._shown(citations)[1])
         if missing:
             yield ("numbers",), prompts.numbers(final, missing, quotes, turn, limit)

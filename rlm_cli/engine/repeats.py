@@ -107,10 +107,16 @@ def unanswered(answer: str, question: str) -> list[str]:
     mention, when the question asks about three or more named things (not a choice: "A, B or C"; not a
     computed answer: a count or total over them) and the answer names only some of them, or is one
     short value for all of them. Empty otherwise."""
+    return asked_items(answer, question)[1]
+
+
+def asked_items(answer: str, question: str) -> tuple[list[str], list[str]]:
+    """The items of that list in the question, and those of them the answer does not mention (see
+    `unanswered`); two empty lists when no list is left unanswered."""
     from ..evidence.reread import applies
 
     if not applies(question):
-        return []
+        return [], []
     for m in _LIST.finditer(question):
         tail = question[m.end():m.end() + 4]
         if re.match(r",? ?(or|nor)\b", tail) or re.search(r"\b(or|nor)\b", m.group(0)):
@@ -126,8 +132,8 @@ def unanswered(answer: str, question: str) -> list[str]:
         named = len(items) - len(missing)
         one_value = len(said.split()) <= 3 and "\n" not in answer.strip() and _PLURAL.search(question)
         if missing and (named or one_value):
-            return missing
-    return []
+            return items, missing
+    return [], []
 
 
 _WHERE = re.compile(r"\b(where|page|pages|line|lines|slide|sheet|row|chapter|message|locat\w*)\b", re.I)
