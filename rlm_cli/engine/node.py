@@ -134,8 +134,7 @@ class Node:
     def _check_told(self, final: str, citations: list, turn: int, limit: int) -> bool:
         """The first of `_checks` the answer fails that the model was not told about yet is sent back with
         the reason (True)."""
-        return any(self._tell(checks, message) for checks, message in self._checks(final, citations, turn, limit)
-                   if checks[0] not in self.told)
+        return any(self._tell(checks, message) for checks, message in self._checks(final, citations, turn, limit))
 
     def _tell(self, checks: tuple[str, ...], message: str) -> bool:
         """Tell the model `message` unless it was told about the first of `checks` before (each check is
