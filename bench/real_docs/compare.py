@@ -1,6 +1,6 @@
 """Print a Markdown table of real-document runs side by side: one column per results file of
 bench/real_docs/run.sh (same questions, same order), a ✓/✗ per question (with the answer's flag:
-unverified, disputed or forced), the right count, and how many wrong answers carried no flag.
+unverified, disputed, reread or forced), the right count, and how many wrong answers carried no flag.
 Usage: python bench/real_docs/compare.py QUESTIONS.tsv NAME=RESULTS.tsv [NAME=RESULTS.tsv ...]"""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def cell(result: list[str] | None) -> str:
     if len(words) >= 2 and words[-2] != "ok":  # no answer: the run ended with "limit" or an error (exit != 0)
         return f"{mark} (no answer: {words[-2]})"
     flag = words[-3] if len(words) >= 3 else ""
-    return f"{mark} ({flag})" if flag in ("unverified", "forced", "disputed") else mark
+    return f"{mark} ({flag})" if flag in ("unverified", "forced", "disputed", "reread") else mark
 
 
 def plain_wrong(result: list[str]) -> bool:
