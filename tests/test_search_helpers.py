@@ -215,3 +215,22 @@ def test_a_hit_in_wrapped_prose_runs_to_the_end_of_its_sentence():
     assert hit.text == ("6. Supply chain: Olav Brekke reported that Brightwater Castings missed the Q3 delivery deadline "
                         "for DS-4 housings by 19 days, which delayed 340 echo sounders.")
     assert hit.where == "doc.txt line 2"
+
+
+def test_month_and_year_in_a_query_find_the_dates_that_answer_it():
+    text = haystack()
+    lines = text.splitlines()
+    lines[40] = "Copyright (C) 1989, 1991 Free Software Foundation, Inc."
+    lines[2600] = "Version 2, June 1991"
+    lines[900] = "Build 20000 of version 2.2000 may run on port 1999x."  # no date: a longer number, a version
+    f = finder("\n".join(lines) + "\n")
+    hits = f.search("In which month and year was version 2 published?")
+    header = repr(hits).splitlines()[0]
+    assert hits[0].text.startswith("Version 2, June 1991")
+    assert "'month' once" in header and "'year' 3 times" in header
+    assert [h.where for h in f.search("year", k=5)] == ["doc.txt line 41", "doc.txt line 2601"]
+    for date in ("3 May 2007", "2004-01-31", "May 1999", "March 5th, 1871"):
+        one = finder(f"Nothing here.\nIt happened on {date} in the end.\n").search("date")
+        assert len(one) == 1 and date in one[0].text
+    may = finder("You may copy it. In may 12 things. May 3 of them.\n")
+    assert repr(may.search("month")) == "search('month'): none of 'month' occurs in the context"

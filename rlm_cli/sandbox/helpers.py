@@ -246,12 +246,23 @@ def query_terms(query: str) -> list[str]:
     return out[:24]
 
 
+_MONTH = "January|February|March|April|June|July|August|September|October|November|December"
+_YEAR = r"(?:1[5-9]|20)\d\d"
+_DATE = (rf"(?<!\w)(?:(?:{_MONTH}|May(?=\s+\d))(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{_YEAR}"
+         rf"|\d{{1,2}}\s+(?:{_MONTH}|May)\s+{_YEAR}|{_YEAR}-[01]\d-[0-3]\d)(?!\w)")
+# A question's "month" or "year" is seldom in the text that answers it ("Version 2, June 1991"): those words
+# also match dates, and a year also a year alone (not part of a longer number or a version).
+DATE_WORDS = {"month": _DATE, "date": _DATE, "year": rf"{_DATE}|(?<![\w.,]){_YEAR}(?!\w|[.,]\d)"}
+
+
 def term_pattern(term: str):
     if not re.fullmatch(r"\w+", term):  # a phrase or joined token: as written, any case, any spacing
         return re.compile(r"\s+".join(re.escape(w) for w in term.split()), re.I)
     stem = term[:-1] if len(term) >= 5 and term.endswith("s") and not term.endswith("ss") else term
     tail = r"\w{0,3}" if len(stem) >= 4 and not stem.isdigit() else ""  # number: numbers, numbered
-    return re.compile(r"(?<!\w)" + re.escape(stem) + tail + r"(?!\w)", re.I)
+    word = r"(?<!\w)" + re.escape(stem) + tail + r"(?!\w)"
+    dates = DATE_WORDS.get(stem)
+    return re.compile(f"{word}|(?-i:{dates})" if dates else word, re.I)
 
 
 def _fields(text: str, spans: dict[str, list[tuple[int, int]]]) -> list[str]:
