@@ -309,3 +309,22 @@ def test_a_long_answer_from_memory_with_a_real_quote_is_sent_back_then_disputed(
 ])
 def test_ungrounded_answers(answer, text, grounded):
     assert reread.ungrounded(answer, "What does exit code 13 mean?", text) is not grounded
+
+
+def test_a_number_outside_the_quote_is_borne_out_by_a_reading_of_the_text_around_it(cli, script, tmp_path):
+    doc = tmp_path / "users.txt"
+    doc.write_text("Filler about groups.\n" * 30 + "operator\nHistorically, the operator user account was used "
+                   "by dump. It had uid 37 and is no longer created by default.\n" + "More filler.\n" * 30)
+    question = "Which uid did the operator user have?"
+    answer = {"when": ".", "reply": repl("FINAL('37', evidence='Historically, the operator user account was used')")}
+    obj = cli(["ask", doc, question, "-m", script([reader("uid 37"), answer]), "--json"]).json()
+    assert (obj["answer"], obj["iterations"], obj["confidence"], obj["supported"]) == ("37", 2, "verified", True)
+    # the reader's "37" must be the passage's: one it wrote itself confirms nothing
+    obj = cli(["ask", doc, question, "-m", script([reader("uid 38"), answer]), "--json"]).json()
+    assert obj["confidence"] == "disputed"
+    # a reader that only repeats the question confirms nothing; without a reading the number check labels it
+    for extra in ([reader("the operator user")], []):
+        obj = cli(["ask", doc, question, "-m", script([*extra, answer]), "--json"]
+                  + ([] if extra else ["--no-reread"])).json()
+        assert (obj["confidence"], obj["warnings"]) == ("disputed", [
+            "the answer's numbers are not in its evidence: the answer may not be what its evidence says"])

@@ -34,6 +34,7 @@ class Node:
         self.reading: str | None = None  # the last second reading's answer (None: it could not tell)
         self.disputed: str | None = None  # why the evidence does not bear the answer out (kept against a check)
         self.model_answer: str | None = None  # the model's own answer, when the answer is the second reading
+        self.confirmed = False  # a second reading, copied from the text around the evidence, names the answer
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -103,7 +104,8 @@ class Node:
             return None
         if self._reread(final, citations, iteration + 1, limit):
             return None
-        self.disputed = self.disputed or self._unshown(final, citations)
+        if not self.confirmed:  # a reading of the text around the evidence that names the answer bears it out
+            self.disputed = self.disputed or self._unshown(final, citations)
         self.citations = citations
         return final if self.model_answer is None else self.reading
 
@@ -190,6 +192,7 @@ class Node:
         from ..evidence import reread
 
         self.disputed = self.model_answer = None
+        self.confirmed = False
         source = self._reread_source(final, citations)
         if source is None:
             return False
@@ -198,17 +201,17 @@ class Node:
         if kind == "evidence" and reread.ungrounded(final, self.question, f"{text}\n{where}"):
             return self._dispute("grounded", "most of the answer's words are not in the text around its evidence",
                                  prompts.ungrounded(final, turn, limit), turn, limit)
-        if self.reading and reread.agrees(final, self.reading, self.question):
-            return False  # the model took the reading it was told about: no second call
-        ask = reread.prompt(self.question, text) if kind == "evidence" else reread.work_prompt(self.question, text)
-        reply = self._second_reading(ask)
-        self.reading = reread.reading_of(reply)
-        if self.reading is None:
-            if kind != "evidence" or not reread.finds_nothing(reply):
-                return False
-            return self._dispute("nothing", "a second reading of the evidence finds no answer to the question in it",
-                                 prompts.nothing(final, turn, limit), turn, limit)
+        if not (self.reading and reread.agrees(final, self.reading, self.question)):  # else: no second call
+            ask = reread.prompt(self.question, text) if kind == "evidence" else reread.work_prompt(self.question, text)
+            reply = self._second_reading(ask)
+            self.reading = reread.reading_of(reply)
+            if self.reading is None:
+                if kind != "evidence" or not reread.finds_nothing(reply):
+                    return False
+                return self._dispute("nothing", "a second reading of the evidence finds no answer to the question in "
+                                     "it", prompts.nothing(final, turn, limit), turn, limit)
         if reread.agrees(final, self.reading, self.question):
+            self.confirmed = kind == "evidence" and reread.confirms(self.reading, text, self.question)
             return False
         if self._dispute("reread", f'a second reading of the evidence answers "{self.reading}"',
                          prompts.reread(final, self.reading, turn, limit), turn, limit):

@@ -173,6 +173,15 @@ def grounded(reading: str, passage: str) -> bool:
     return bool(words) and words <= _words(passage) and _numbers(reading) <= _numbers(passage)
 
 
+def confirms(reading: str, passage: str, question: str) -> bool:
+    """A reading that bears an answer out: copied from the passage (`grounded`), and naming something
+    beyond the question's own words or numbers (a reading "CHUNK" for "What is CHUNK defined as?" does not)."""
+    from ..engine.repeats import _numbers
+
+    beyond = (_words(reading) - _words(question)) or (_numbers(reading) - _numbers(question))
+    return bool(beyond) and grounded(reading, passage)
+
+
 def _yes_no(text: str) -> str | None:
     """ "yes" or "no" when the text starts with one ("Yes, it may."), else None."""
     m = re.match(r"\W*(yes|no)\b", text, re.I)
