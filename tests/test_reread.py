@@ -328,3 +328,23 @@ def test_a_number_outside_the_quote_is_borne_out_by_a_reading_of_the_text_around
                   + ([] if extra else ["--no-reread"])).json()
         assert (obj["confidence"], obj["warnings"]) == ("disputed", [
             "the answer's numbers are not in its evidence: the answer may not be what its evidence says"])
+
+
+def test_a_forced_answer_that_repeats_the_question_gives_way_to_a_reading_of_its_evidence(cli, script, tmp_path):
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    model = script([reader("9"),
+                    {"when": "out of turns", "reply": repl("FINAL('numbered section', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": repl("x = search('numbered section')")}])
+    r = cli(["ask", doc, QUESTION, "-m", model, "--json", "--max-iterations", "2"])
+    obj = r.json()
+    assert (obj["answer"], obj["confidence"], obj["forced"], obj["model_answer"]) == ("9", "forced", True,
+                                                                                   "numbered section")
+    assert obj["supported"] is False and any("which a second reading of its evidence contradicts" in w
+                                             for w in obj["warnings"])
+    # a forced answer that says something is not re-read
+    model = script([reader("9"), {"when": "out of turns", "reply": repl("FINAL('42', evidence='9. TERMINATION')")},
+                    {"when": ".", "reply": repl("x = 1")}])
+    obj = cli(["ask", doc, QUESTION, "-m", model, "--json", "--max-iterations", "2"]).json()
+    assert (obj["answer"], obj["confidence"], obj["model_answer"]) == ("42", "forced", None)
+    assert not any('"role": "check"' in line for line in open(obj["trajectory"]))

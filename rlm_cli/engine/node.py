@@ -82,8 +82,8 @@ class Node:
         final = self.turn(limit + 1, last=True)
         if final is not None:
             self.forced = True
-            self._accept(final, limit + 1)
-            return self._answered(final)
+            answer = self._accept(final, limit + 1)  # only labels: a forced answer is never sent back
+            return self._answered(final if answer is None else answer)
         raise NoAnswer(f"no answer after {limit} iterations (raise --max-iterations)")
 
     def _accept(self, final: str, iteration: int) -> str | None:
@@ -234,10 +234,11 @@ class Node:
 
     def _reread_source(self, final: str, citations: list):
         """("evidence", the text around the verified citations) or ("work", the last REPL outputs), or None
-        when there is nothing to re-read (--no-reread, a child, a forced answer, no verified evidence)."""
+        when there is nothing to re-read (--no-reread, a child, no verified evidence, a forced answer unless it
+        only repeats the question: its evidence may still answer it)."""
         from ..evidence import reread
 
-        if not self.cfg.reread or self.depth or self.forced:
+        if not self.cfg.reread or self.depth or (self.forced and not echoes_question(final, self.question)):
             return None
         if reread.applies(self.question):
             verified = any(c.verified for c in citations)
