@@ -101,13 +101,19 @@ QUESTION = "Which numbered section of this license is titled Termination?"
 MISREAD = repl("FINAL('42', evidence=['9. TERMINATION', 'line 42'])")
 
 
+def gfdl(tmp_path):
+    """The document most tests here ask QUESTION of."""
+    doc = tmp_path / "gfdl.txt"
+    doc.write_text(DOC)
+    return doc
+
+
 def reader(reply: str) -> dict:
     return {"when": "^Read this passage from a document", "reply": reply}
 
 
 def test_an_answer_kept_against_a_reading_copied_from_its_evidence_gives_way_to_the_reading(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     model = script([reader("9"),
                     {"when": 'a second reader, given only the question and the text your answer comes from .*'
                              'answered "9", not "42"', "reply": repl("FINAL('Section 42', evidence='9. TERMINATION')")},
@@ -128,8 +134,7 @@ def test_an_answer_kept_against_a_reading_copied_from_its_evidence_gives_way_to_
 
 
 def test_a_reading_not_copied_from_the_evidence_only_disputes_the_answer(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     model = script([reader("Section 12"),  # not in the passage: the reader wrote it, it did not read it
                     {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
     r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
@@ -140,8 +145,7 @@ def test_a_reading_not_copied_from_the_evidence_only_disputes_the_answer(cli, sc
 
 
 def test_an_answer_that_repeats_the_question_is_told_what_its_evidence_reads(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     echo = repl("FINAL('numbered section', evidence='9. TERMINATION')")
     told = 'only repeats words of the question.*A second reader.*answered "9": if that answers the question'
     model = script([reader("9"), {"when": told, "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
@@ -157,8 +161,7 @@ def test_an_answer_that_repeats_the_question_is_told_what_its_evidence_reads(cli
 
 
 def test_a_reader_that_finds_nothing_in_the_evidence_sends_it_back_once_then_disputes(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     told = "found no answer to the question in it"
     model = script([reader("NONE"), {"when": told, "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
                     {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
@@ -172,8 +175,7 @@ def test_a_reader_that_finds_nothing_in_the_evidence_sends_it_back_once_then_dis
 
 
 def test_an_answer_that_takes_the_reading_is_supported_without_another_call(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     model = script([reader("9"),
                     {"when": 'a second reader.*answered "9"', "reply": repl("FINAL('9', evidence='9. TERMINATION')")},
                     {"when": ".", "reply": repl("FINAL('Termination is section 42', evidence='9. TERMINATION')")}])
@@ -185,8 +187,7 @@ def test_an_answer_that_takes_the_reading_is_supported_without_another_call(cli,
 
 
 def test_an_agreeing_or_wordless_reader_and_no_reread_leave_the_answer_alone(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     right = {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}
     for reply in ("9. TERMINATION", ""):
         obj = cli(["ask", doc, QUESTION, "-m", script([reader(reply), right]), "--json"]).json()
@@ -199,8 +200,7 @@ def test_an_agreeing_or_wordless_reader_and_no_reread_leave_the_answer_alone(cli
 
 
 def test_a_hostile_reading_reaches_the_terminal_clean(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     model = script([reader("\x1b]0;owned\x07[bold]7[/bold]\x1b[2J"),
                     {"when": ".", "reply": repl("FINAL('9', evidence='9. TERMINATION')")}])
     r = cli(["ask", doc, QUESTION, "-m", model, "--json"])
@@ -331,8 +331,7 @@ def test_a_number_outside_the_quote_is_borne_out_by_a_reading_of_the_text_around
 
 
 def test_a_forced_answer_that_repeats_the_question_gives_way_to_a_reading_of_its_evidence(cli, script, tmp_path):
-    doc = tmp_path / "gfdl.txt"
-    doc.write_text(DOC)
+    doc = gfdl(tmp_path)
     model = script([reader("9"),
                     {"when": "out of turns", "reply": repl("FINAL('numbered section', evidence='9. TERMINATION')")},
                     {"when": ".", "reply": repl("x = search('numbered section')")}])
