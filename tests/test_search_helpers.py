@@ -199,6 +199,13 @@ def test_the_helpers_in_the_real_worker_and_final_evidence_on_the_wire():
         res = box.execute("print(tally(r'numbers for (\\w+)-'))", noop)
         assert res.error is None and res.stdout.splitlines()[1:] == ["  'amber': 2", "  'ivory': 1"]
         assert "reserved" in box.execute("tally = 1", noop).render()
+        res = box.execute("print(search('amber-falcon-27', tally=True, k=1))", noop)  # a keyword it does not take
+        assert res.error is None and res.stdout.splitlines()[:3] == [
+            "(ignored tally=: search takes query, k and regex; to count, use tally(...))",
+            "search('amber-falcon-27'): 'amber-falcon-27' once, 'amber' 2 times, 'falcon' 2 times, '27' once; "
+            "3 passages match, best 1:",
+            "[0] <context> line 2223 (offset " + str(text.index("One of the special magic numbers for amber-f"))
+            + "): One of the special magic numbers for amber-falcon-27 is: 4352381."]
         res = box.execute("FINAL('4352381', evidence=['a quote', (1, 5)])", noop)
         h = text.index("One of the special magic numbers for amber-f")
         assert res.has_final and res.final == "4352381"

@@ -96,16 +96,23 @@ class Finder:
         return self._starts
 
     # ---- search --------------------------------------------------------------------------------
-    def search(self, query, *more, k: int = 5, regex: bool = False) -> Hits:
+    def search(self, query, *more, k: int = 5, regex: bool = False, **unknown) -> Hits:
         """Ranked passages of `context` for the words of `query` (BM25), best first; with
         regex=True, the matches of the pattern `query` in document order. Returns Hits (print it).
         Small models write search("a", "b c") or search(["a", "b"]): more strings are more words
-        (regex: alternatives); a number after the query is k, True is regex (the old positional form)."""
+        (regex: alternatives); a number after the query is k, True is regex (the old positional form).
+        A keyword it does not take (search("x", tally=True)) is ignored, and the output says so."""
         text = self._text()
         parts, k, regex = _search_args(query, more, k, regex)
         k = max(1, int(k))
-        if regex:
-            return self._regex(text, parts[0] if len(parts) == 1 else "|".join(f"(?:{p})" for p in parts), k)
+        hits = self._regex(text, parts[0] if len(parts) == 1 else "|".join(f"(?:{p})" for p in parts), k) \
+            if regex else self._ranked(text, parts, k)
+        if unknown:
+            names = ", ".join(f"{name[:40]}=" for name in list(unknown)[:4])
+            hits.header = f"(ignored {names}: search takes query, k and regex; to count, use tally(...))\n{hits.header}"
+        return hits
+
+    def _ranked(self, text: str, parts: list[str], k: int) -> Hits:
         query = " ".join(parts)
         terms = query_terms(query)
         if not terms:
