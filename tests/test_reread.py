@@ -347,3 +347,30 @@ def test_a_forced_answer_that_repeats_the_question_gives_way_to_a_reading_of_its
     obj = cli(["ask", doc, QUESTION, "-m", model, "--json", "--max-iterations", "2"]).json()
     assert (obj["answer"], obj["confidence"], obj["model_answer"]) == ("42", "forced", None)
     assert not any('"role": "check"' in line for line in open(obj["trajectory"]))
+
+
+KEYS = ("filler\n" * 50 + "The number for amber-fox-11 is 111.\n" + "filler\n" * 50
+        + "The number for brisk-owl-22 is 222.\n" + "filler\n" * 50 + "The number for calm-elk-33 is 333.\n")
+KEYS_QUESTION = "What are the numbers for amber-fox-11, brisk-owl-22 and calm-elk-33? One line per key, as key=number."
+LOOP = 'for item in ["amber-fox-11", "brisk-owl-22", "calm-elk-33"]:\n    print(item, search(item, k=1))'
+
+
+def test_an_answer_that_leaves_out_listed_items_gives_way_to_a_reading_of_the_lookups_it_printed(cli, script,
+                                                                                                   tmp_path):
+    doc = tmp_path / "keys.txt"
+    doc.write_text(KEYS)
+    lookups = {"when": "^A program looked up the items",
+               "reply": "amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333\n\nThese are read from the output."}
+    model = script([lookups, {"when": r"for item in \[", "reply": repl(LOOP)},
+                    {"when": ".", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
+    r = cli(["ask", doc, KEYS_QUESTION, "-m", model, "--json"])
+    obj = r.json()
+    assert (obj["answer"], obj["confidence"], obj["model_answer"], obj["iterations"]) == (
+        "amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333", "reread", "111", 4)
+    # a reader that makes values up (not in what was printed) only disputes the answer
+    made_up = {"when": "^A program looked up the items", "reply": "amber-fox-11=111\nbrisk-owl-22=999\ncalm-elk-33=7"}
+    model = script([made_up, {"when": r"for item in \[", "reply": repl(LOOP)},
+                    {"when": ".", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
+    obj = cli(["ask", doc, KEYS_QUESTION, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["model_answer"]) == ("111", "disputed", None)
+    assert any('second reading of the output answers "amber-fox-11=111 brisk-owl-22=999' in w for w in obj["warnings"])

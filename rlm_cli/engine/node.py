@@ -197,6 +197,8 @@ class Node:
         if source is None:
             return False
         kind, text = source
+        if kind == "items":
+            return self._items_reading(final, text, turn, limit)
         where = " ".join(f"{c.source} {c.location}" for c in citations if c.verified)  # a place is an answer too
         if kind == "evidence" and reread.ungrounded(final, self.question, f"{text}\n{where}"):
             return self._dispute("grounded", "most of the answer's words are not in the text around its evidence",
@@ -220,6 +222,25 @@ class Node:
             self.model_answer = final  # kept against a reading copied from its own evidence: the reading answers
         return False
 
+    def _items_reading(self, final: str, outputs: list[str], turn: int, limit: int) -> bool:
+        """For an answer that leaves out items the question lists (after being told so): a reading of what
+        the REPL printed that answers for more of them is told once; kept against it, the reading answers
+        when it is copied from that output."""
+        from ..evidence import reread
+
+        reply = self._second_reading(reread.work_prompt(self.question, outputs, items=True))
+        reading = reread.reading_of(reply, lines=len(asked_items(final, self.question)[0]))
+        left = len(asked_items(final, self.question)[1])
+        if reading is None or len(asked_items(reading, self.question)[1]) >= left:
+            return False
+        self.reading = reading
+        if self._dispute("reread", f'a second reading of the output answers "{" ".join(reading.split())}"',
+                         prompts.reread(final, reading, turn, limit), turn, limit):
+            return True
+        if reread.grounded(reading, reread.printed(outputs)):
+            self.model_answer = final
+        return False
+
     def _second_reading(self, ask: str) -> str:
         """The sub model's reply to a second-reading prompt (asked again for each FINAL it reads, so the tree
         shows each reading under its FINAL)."""
@@ -233,13 +254,16 @@ class Node:
         return False
 
     def _reread_source(self, final: str, citations: list):
-        """("evidence", the text around the verified citations) or ("work", the last REPL outputs), or None
+        """("evidence", the text around the verified citations), ("work", the last REPL outputs) or ("items",
+        the same, for an answer that leaves out items the question lists), or None
         when there is nothing to re-read (--no-reread, a child, no verified evidence, a forced answer unless it
         only repeats the question: its evidence may still answer it)."""
         from ..evidence import reread
 
         if not self.cfg.reread or self.depth or (self.forced and not echoes_question(final, self.question)):
             return None
+        if self.printed and asked_items(final, self.question)[1]:
+            return "items", self.printed  # the answer leaves out listed items: what the lookups printed
         if reread.applies(self.question):
             verified = any(c.verified for c in citations)
             return ("evidence", reread.passage(self.text, citations)) if verified else None

@@ -80,14 +80,31 @@ Reply with the answer only, in a few words, read from the printed output. If the
 answer, reply NONE."""
 
 
+ITEMS_PROMPT = """A program looked up the items a question lists in a document. This is what it printed:
+
+\"\"\"
+{passage}
+\"\"\"
+
+Question: {question}
+
+Reply with the answer for every item the question lists, in the form the question asks, read from the \
+printed output. If the output does not show the answer, reply NONE."""
+
+
 def prompt(question: str, text: str) -> str:
     return PROMPT.format(passage=text, question=question)
 
 
-def work_prompt(question: str, outputs: list[str]) -> str:
-    """The prompt for a computed answer: the last REPL outputs (the most recent CAP characters)."""
-    printed = "\n\n".join(o.strip() for o in outputs if o.strip())
-    return WORK_PROMPT.format(passage=printed[-CAP:], question=question)
+def work_prompt(question: str, outputs: list[str], items: bool = False) -> str:
+    """The prompt for a computed answer (or, `items`, for an answer that leaves out items the question
+    lists): the last REPL outputs (the most recent CAP characters)."""
+    return (ITEMS_PROMPT if items else WORK_PROMPT).format(passage=printed(outputs), question=question)
+
+
+def printed(outputs: list[str]) -> str:
+    """The last REPL outputs as one text, the most recent CAP characters."""
+    return "\n\n".join(o.strip() for o in outputs if o.strip())[-CAP:]
 
 
 def computed_word(question: str, answer: str) -> bool:
@@ -102,18 +119,20 @@ def ungrounded(answer: str, question: str, text: str) -> bool:
     return len(words) >= 8 and len(words & _words(text)) * 3 < len(words)
 
 
-def reading_of(reply: str) -> str | None:
-    """The reader's answer, or None when it could not tell (NONE, "not stated", an empty reply) or did not
-    answer the way it was asked (a reply with code in it is no reading)."""
+def reading_of(reply: str, lines: int = 1) -> str | None:
+    """The reader's answer (its first line; up to `lines` lines, one per item), or None when it could not
+    tell (NONE, "not stated", an empty reply) or did not answer the way it was asked (a reply with code in
+    it is no reading)."""
     if "```" in (reply or ""):
         return None
-    lines = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()]
-    if not lines:
+    said = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()][:lines]
+    if not said:
         return None
-    first = re.sub(r"^\W*(final )?answer\s*[:\-]\s*", "", lines[0], flags=re.I).strip(" \"'`*.")
-    if not first or _CANNOT.search(first):
+    said[0] = re.sub(r"^\W*(final )?answer\s*[:\-]\s*", "", said[0], flags=re.I)
+    said = [ln.strip(" \"'`*.") for ln in said]
+    if not said[0] or _CANNOT.search(said[0]):
         return None
-    return first[:200]
+    return "\n".join(ln for ln in said if ln)[:200 * lines]
 
 
 def finds_nothing(reply: str) -> bool:
