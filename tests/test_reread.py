@@ -367,10 +367,25 @@ def test_an_answer_that_leaves_out_listed_items_gives_way_to_a_reading_of_the_lo
     obj = r.json()
     assert (obj["answer"], obj["confidence"], obj["model_answer"], obj["iterations"]) == (
         "amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333", "reread", "111", 4)
-    # a reader that makes values up (not in what was printed) only disputes the answer
+    # a reader that makes values up (not in what was printed) is no reading; the answer that leaves out
+    # items after being told is labelled
     made_up = {"when": "^A program looked up the items", "reply": "amber-fox-11=111\nbrisk-owl-22=999\ncalm-elk-33=7"}
     model = script([made_up, {"when": r"for item in \[", "reply": repl(LOOP)},
                     {"when": ".", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
     obj = cli(["ask", doc, KEYS_QUESTION, "-m", model, "--json"]).json()
-    assert (obj["answer"], obj["confidence"], obj["model_answer"]) == ("111", "disputed", None)
-    assert any('second reading of the output answers "amber-fox-11=111 brisk-owl-22=999' in w for w in obj["warnings"])
+    assert (obj["answer"], obj["confidence"], obj["model_answer"], obj["iterations"]) == ("111", "disputed", None, 3)
+    assert obj["warnings"] == ["the answer leaves out items the question lists (amber-fox-11, brisk-owl-22, calm-elk-33): "
+                               "the answer may not be what its evidence says"]
+
+
+def test_the_best_reading_of_the_lookups_is_kept_when_later_output_pushes_them_out(cli, script, tmp_path):
+    doc = tmp_path / "keys.txt"
+    doc.write_text(KEYS)
+    full = "amber-fox-11=111\nbrisk-owl-22=222\ncalm-elk-33=333"
+    model = script([{"when": "^A program looked up.*calm-elk-33 search", "reply": full},  # the loop's output
+                    {"when": "^A program looked up", "reply": "amber-fox-11=111\nbrisk-owl-22=NONE"},
+                    {"when": r"for item in \[", "reply": repl(LOOP)},
+                    {"when": "a second reader", "reply": repl("print(read(0, 2000))")},  # pushes the lookups out
+                    {"when": ".", "reply": repl("FINAL('111', evidence='The number for amber-fox-11 is 111.')")}])
+    obj = cli(["ask", doc, KEYS_QUESTION, "-m", model, "--json"]).json()
+    assert (obj["answer"], obj["confidence"], obj["model_answer"]) == (full, "reread", "111")

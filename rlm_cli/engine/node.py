@@ -35,6 +35,7 @@ class Node:
         self.disputed: str | None = None  # why the evidence does not bear the answer out (kept against a check)
         self.model_answer: str | None = None  # the model's own answer, when the answer is the second reading
         self.confirmed = False  # a second reading, copied from the text around the evidence, names the answer
+        self.items_read: str | None = None  # the reading of the printed lookups that covers the most listed items
         self.messages = self._first_messages(preamble)
 
     def _first_messages(self, preamble: str) -> list[dict]:
@@ -114,6 +115,9 @@ class Node:
         or total) whose numbers, or for a short one its words, are not in its verified evidence."""
         from ..evidence import reread
 
+        missing = asked_items(final, self.question)[1] if "items" in self.told else []
+        if missing:
+            return f"the answer leaves out items the question lists ({', '.join(missing[:4])})"
         quotes, where = self._shown(citations)
         if not quotes or not reread.applies(self.question):
             return None
@@ -224,21 +228,25 @@ class Node:
 
     def _items_reading(self, final: str, outputs: list[str], turn: int, limit: int) -> bool:
         """For an answer that leaves out items the question lists (after being told so): a reading of what
-        the REPL printed that answers for more of them is told once; kept against it, the reading answers
-        when it is copied from that output."""
+        the REPL printed, copied from it, that answers for more of them (the best such reading so far) is
+        told once; kept against it, the reading answers."""
         from ..evidence import reread
+
+        def left(text: str) -> int:
+            return len(asked_items(text, self.question)[1])
 
         reply = self._second_reading(reread.work_prompt(self.question, outputs, items=True))
         reading = reread.reading_of(reply, lines=len(asked_items(final, self.question)[0]))
-        left = len(asked_items(final, self.question)[1])
-        if reading is None or len(asked_items(reading, self.question)[1]) >= left:
+        if reading and reread.grounded(reading, reread.printed(outputs)) and left(reading) < left(
+                self.items_read or final):
+            self.items_read = reading
+        if self.items_read is None or left(self.items_read) >= left(final):
             return False
-        self.reading = reading
-        if self._dispute("reread", f'a second reading of the output answers "{" ".join(reading.split())}"',
-                         prompts.reread(final, reading, turn, limit), turn, limit):
+        self.reading = self.items_read
+        if self._dispute("reread", f'a second reading of the output answers "{" ".join(self.reading.split())}"',
+                         prompts.reread(final, self.reading, turn, limit), turn, limit):
             return True
-        if reread.grounded(reading, reread.printed(outputs)):
-            self.model_answer = final
+        self.model_answer = final
         return False
 
     def _second_reading(self, ask: str) -> str:
