@@ -26,6 +26,17 @@ def test_a_fabricated_quote_is_kept_unverified_with_the_reason():
     assert c.source is None and c.start is None and c.quote == "Brightwater Castings delivered early"
 
 
+def test_a_quote_pasted_from_several_hits_is_checked_line_by_line():
+    got = verify([Claim(quote="Alpha line one.\nOmega.")], TEXT, SOURCES)  # two real lines, not adjacent
+    assert [(c.verified, c.location, TEXT[c.start:c.end]) for c in got] == [
+        (True, "line 1", "Alpha line one."), (True, "line 4", "Omega.")]
+    mixed = verify([Claim(quote="[0] report.txt line 1 (offset 0): Alpha line one.\nA made-up second line.")],
+                   TEXT, SOURCES)
+    assert [(c.verified, c.reason) for c in mixed] == [(True, None), (False, "not found in the context")]
+    (made_up,) = verify([Claim(quote="Made up one.\nMade up two.")], TEXT, SOURCES)  # none real: kept whole
+    assert not made_up.verified and made_up.quote == "Made up one. Made up two."
+
+
 def test_quote_marks_ellipses_and_the_search_hit_prefix_are_ignored():
     for q in ("“…missed the deadline by 19 days…”", "'missed the deadline by 19 days.'"[:-2] + "'",
               "[0] report.txt line 2 (offset 16): The supplier Brightwater Castings missed"):

@@ -61,8 +61,18 @@ class Citation:
 
 
 def verify(claims: list[Claim], text: str, sources: list[dict]) -> list[Citation]:
-    """One Citation per claim (deduplicated), verified against `text`."""
-    return dedupe([check(c, text, sources) for c in claims])
+    """One Citation per claim (deduplicated), verified against `text`; a quote of several lines that is not
+    in the text as a whole, one per line when some of its lines are (small models paste the lines of
+    several hits into one quote)."""
+    return dedupe([c for claim in claims for c in _lines(claim, check(claim, text, sources), text, sources)])
+
+
+def _lines(claim: Claim, whole: Citation, text: str, sources: list[dict]) -> list[Citation]:
+    lines = [ln for ln in (claim.quote or "").splitlines() if ln.strip()] if not whole.verified else []
+    if claim.problem or len(lines) < 2:
+        return [whole]
+    each = [_quote(ln, text, sources) for ln in lines[:MAX_CITATIONS]]
+    return each if any(c.verified for c in each) else [whole]
 
 
 def check(claim: Claim, text: str, sources: list[dict]) -> Citation:
