@@ -46,6 +46,7 @@ def test_the_passage_is_the_text_around_verified_quotes_merged_and_capped():
     ("Answer: Niels Möller.", "Niels Möller"),
     ('"stack"\n\nThe passage says so.', "stack"),
     ("NONE", None),
+    ("Answer: NONE", None),
     ("The passage does not say.", None),
     ("Not stated in the passage.", None),
     ("I cannot tell from this.", None),
@@ -54,8 +55,8 @@ def test_the_passage_is_the_text_around_verified_quotes_merged_and_capped():
 ])
 def test_what_counts_as_a_reading(reply, reading):
     assert reread.reading_of(reply) == reading
-    assert reread.finds_nothing(reply) is (reply in ("NONE", "The passage does not say.", "Not stated in the passage.",
-                                                     "I cannot tell from this."))
+    assert reread.finds_nothing(reply) is (reply in ("NONE", "Answer: NONE", "The passage does not say.",
+                                                     "Not stated in the passage.", "I cannot tell from this."))
 
 
 @pytest.mark.parametrize("reading, passage, copied", [

@@ -235,12 +235,13 @@ class Node:
         def left(text: str) -> int:
             return len(asked_items(text, self.question)[1])
 
+        items, missing = asked_items(final, self.question)
         reply = self._second_reading(reread.work_prompt(self.question, outputs, items=True))
-        reading = reread.reading_of(reply, lines=len(asked_items(final, self.question)[0]))
-        if reading and reread.grounded(reading, reread.printed(outputs)) and left(reading) < left(
-                self.items_read or final):
+        reading = reread.reading_of(reply, lines=len(items))
+        best = left(self.items_read) if self.items_read else len(missing)
+        if reading and reread.grounded(reading, reread.printed(outputs)) and left(reading) < best:
             self.items_read = reading
-        if self.items_read is None or left(self.items_read) >= left(final):
+        if self.items_read is None or left(self.items_read) >= len(missing):
             return False
         self.reading = self.items_read
         if self._dispute("reread", f'a second reading of the output answers "{" ".join(self.reading.split())}"',

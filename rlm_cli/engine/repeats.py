@@ -35,6 +35,8 @@ def offers_choice(question: str) -> bool:
     """The question offers choices ("A or B?", "more, less or the same", "whether…", "between A and B"):
     an answer made of the question's own words is expected."""
     return bool(_CHOICE.search(question))
+
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 

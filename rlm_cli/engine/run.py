@@ -177,7 +177,9 @@ class Run:
         if r.forced:
             notes.append("the answer was forced at the iteration limit: it is a best guess from partial work")
         if r.model_answer is not None:
-            notes.append(f'the model answered "{_short(r.model_answer)}", which a second reading of its evidence '
+            from ..evidence.verify import short
+
+            notes.append(f'the model answered "{short(r.model_answer, 120)}", which a second reading of its evidence '
                          "contradicts: the answer given is that reading")
         elif r.disputed is not None:
             notes.append(f"{r.disputed}: the answer may not be what its evidence says")
@@ -319,8 +321,3 @@ def new_run_id() -> str:
 
 def limits_dict(limits: Limits) -> dict:
     return {k: v for k, v in vars(limits).items() if v is not None}
-
-
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -123,22 +123,29 @@ def reading_of(reply: str, lines: int = 1) -> str | None:
     """The reader's answer (its first line; up to `lines` lines, one per item), or None when it could not
     tell (NONE, "not stated", an empty reply) or did not answer the way it was asked (a reply with code in
     it is no reading)."""
-    if "```" in (reply or ""):
-        return None
-    said = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()][:lines]
-    if not said:
-        return None
-    said[0] = re.sub(r"^\W*(final )?answer\s*[:\-]\s*", "", said[0], flags=re.I)
-    said = [ln.strip(" \"'`*.") for ln in said]
-    if not said[0] or _CANNOT.search(said[0]):
+    said = _reply_lines(reply)[:lines]
+    if not said or _CANNOT.search(said[0]):
         return None
     return "\n".join(ln for ln in said if ln)[:200 * lines]
 
 
 def finds_nothing(reply: str) -> bool:
     """The reader says the passage does not answer the question (NONE, "not stated"...)."""
-    lines = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()]
-    return bool(lines) and "```" not in reply and bool(_CANNOT.search(lines[0].strip(" \"'`*.")))
+    said = _reply_lines(reply)
+    return bool(said) and bool(_CANNOT.search(said[0]))
+
+
+def _reply_lines(reply: str) -> list[str]:
+    """The reader's non-empty lines, without quotes, emphasis and a leading "Answer:"; none for a reply
+    with code in it (no reading) or one whose first line is empty once stripped."""
+    if "```" in (reply or ""):
+        return []
+    said = [ln.strip() for ln in (reply or "").strip().splitlines() if ln.strip()]
+    if not said:
+        return []
+    said[0] = re.sub(r"^\W*(final )?answer\s*[:\-]\s*", "", said[0], flags=re.I)
+    said = [ln.strip(" \"'`*.") for ln in said]
+    return said if said[0] else []
 
 
 def _words(text: str) -> set[str]:
